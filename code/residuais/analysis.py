@@ -1,0 +1,96 @@
+"""Medições sobre redes: gradientes por camada, Jacobianos, gradientes em relação à entrada e
+autocorrelação (para os gradientes fragmentados de Balduzzi et al., 2017)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from residuais.models import linear_layers
+
+
+def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Norma de Frobenius de ∂L/∂W_k para cada camada linear k (da entrada à saída), com L a
+    entropia cruzada média no lote (x, y). Os gradientes acumulados no modelo são apagados."""
+    model.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(x), y)
+    loss.backward()
+    norms = [layer.weight.grad.norm().item() for layer in linear_layers(model)]
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+def sequential_jacobians(layers: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
+    """Jacobianos ∂h_k/∂h_{k-1} de cada camada de uma composição h_k = f_k(h_{k-1}), h_0 = x.
+
+    ``x`` é um único exemplo, de forma (n,); o k-ésimo Jacobiano tem forma (dim h_k, dim h_{k-1}).
+    """
+    if x.dim() != 1:
+        raise ValueError(
+            f"x deve ser um único exemplo de forma (n,); recebeu forma {tuple(x.shape)}."
+        )
+    jacobians = []
+    h = x
+    for layer in layers:
+        jacobians.append(torch.autograd.functional.jacobian(layer, h))
+        with torch.no_grad():
+            h = layer(h)
+    return jacobians
+
+
+def input_grid(n_points: int = 256, low: float = -2.0, high: float = 2.0) -> torch.Tensor:
+    """Grade de ``n_points`` entradas escalares igualmente espaçadas, forma (n_points, 1)."""
+    return torch.linspace(low, high, n_points).unsqueeze(1)
+
+
+@torch.no_grad()
+def freeze_batch_statistics(model: nn.Module, x: torch.Tensor) -> None:
+    """Calcula as estatísticas do batch norm no lote ``x`` e as congela (modo de avaliação).
+
+    Depois disso a rede é uma função de cada exemplo isolado, como na inferência, e a derivada
+    dy_i/dx_i não mistura exemplos do lote.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # média acumulada: com um só lote, é a estatística do lote
+    model.train()
+    model(x)
+    model.eval()
+
+
+def input_gradient(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """dy/dx em cada ponto de ``x`` (forma (N, 1)) para uma rede de saída escalar; forma (N,).
+
+    A rede deve estar em modo de avaliação (cada saída depende só da sua entrada).
+    """
+    if x.dim() != 2 or x.shape[1] != 1:
+        raise ValueError(f"x deve ter forma (N, 1); recebeu forma {tuple(x.shape)}.")
+    if model.training:
+        raise ValueError("Coloque a rede em modo de avaliação (model.eval()) antes de derivar.")
+    x = x.detach().clone().requires_grad_(True)
+    y = model(x)  # (N, 1)
+    if y.shape != x.shape:
+        raise ValueError(
+            f"A rede deve ter saída escalar, forma (N, 1); a saída tem forma {tuple(y.shape)}."
+        )
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    return grad.squeeze(1)
+
+
+def lag1_autocorrelation(g: torch.Tensor) -> float:
+    """Autocorrelação com defasagem 1 de uma sequência: Σ (g_i − ḡ)(g_{i+1} − ḡ) / Σ (g_i − ḡ)².
+
+    Perto de 1 para sinais suaves (ruído marrom); perto de 0 para ruído branco.
+    """
+    g = torch.as_tensor(g, dtype=torch.float64).flatten()
+    if g.numel() < 2:
+        raise ValueError("A sequência precisa de pelo menos 2 valores.")
+    centered = g - g.mean()
+    denominator = (centered * centered).sum()
+    if denominator == 0:
+        raise ValueError("Sequência constante: a autocorrelação não está definida.")
+    return ((centered[:-1] * centered[1:]).sum() / denominator).item()

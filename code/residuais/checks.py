@@ -1,0 +1,105 @@
+"""Verificações dos exercícios de programação.
+
+Cada ``check_<coisa>(funcao_do_estudante)`` compara a função do estudante com a referência do
+módulo ``residuais`` em casos fixos. Se algo estiver errado, levanta ``AssertionError`` com uma
+mensagem em português que diz *o que* está errado (forma, valor, qual caso); se estiver tudo
+certo, não imprime nada (os testes do otter-grader comparam a saída).
+``thorough=True`` acrescenta os casos dos testes ocultos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from residuais.analysis import lag1_autocorrelation
+
+
+def _fail(message: str) -> None:
+    raise AssertionError(message)
+
+
+def _call(fn: Callable[..., Any], case: str, *args: Any) -> Any:
+    """Chama a função do estudante; um erro dentro dela vira uma mensagem que nomeia o caso."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # o erro é do código do estudante: explicamos e repassamos
+        raise AssertionError(
+            f"Sua função levantou {type(exc).__name__} no caso «{case}»: {exc}"
+        ) from exc
+
+
+def _as_float(value: Any, case: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            _fail(f"No caso «{case}» esperava um número, mas recebeu um tensor de forma "
+                  f"{tuple(value.shape)}.")
+        return float(value.item())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        _fail(f"No caso «{case}» esperava um número, mas recebeu {type(value).__name__}.")
+        raise  # inalcançável: _fail sempre levanta
+
+
+def _signals(thorough: bool) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(1234)
+    white = torch.randn(500, generator=gen, dtype=torch.float64)
+    cases = {
+        "ruído branco (500 pontos)": white,
+        "ruído marrom (soma acumulada do ruído branco)": white.cumsum(0),
+    }
+    if thorough:
+        cases["sequência alternada +1, −1, +1, ..."] = torch.tensor([1.0, -1.0] * 20)
+        cases["senoide com média 3 (a média deve ser subtraída)"] = (
+            3 + torch.sin(torch.linspace(0, 12, 300))
+        )
+        cases["tensor float32 de forma (64, 1)"] = torch.randn(64, 1, generator=gen)
+    return cases
+
+
+def check_lag1_autocorrelation(fn: Callable[[torch.Tensor], Any], thorough: bool = False) -> None:
+    """Confere uma implementação da autocorrelação com defasagem 1."""
+    for case, signal in _signals(thorough).items():
+        got = _as_float(_call(fn, case, signal.clone()), case)
+        expected = lag1_autocorrelation(signal)
+        if not abs(got - expected) <= 1e-4:
+            hint = ""
+            uncentered = (signal[:-1] * signal[1:]).sum() / (signal * signal).sum()
+            if abs(got - uncentered.item()) < 1e-4:
+                hint = " Parece que a média não foi subtraída antes de multiplicar."
+            _fail(f"No caso «{case}» sua função devolveu {got:.4f}, mas o valor correto é "
+                  f"{expected:.4f} (tolerância 1e-4).{hint}")
+
+
+def relu_layer_jacobian_reference(
+    weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor
+) -> torch.Tensor:
+    """Jacobiano de h ↦ ReLU(W h + b) calculado pelo autograd; forma (m, n)."""
+    return torch.autograd.functional.jacobian(lambda v: torch.relu(weight @ v + bias), h)
+
+
+def check_relu_layer_jacobian(
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any], thorough: bool = False
+) -> None:
+    """Confere o Jacobiano analítico de uma camada linear + ReLU contra o autograd."""
+    gen = torch.Generator().manual_seed(7)
+    shapes = [(3, 4), (5, 5)] + ([(1, 6), (8, 2), (16, 16)] if thorough else [])
+    for m, n in shapes:
+        weight = torch.randn(m, n, generator=gen, dtype=torch.float64)
+        bias = torch.randn(m, generator=gen, dtype=torch.float64)
+        h = torch.randn(n, generator=gen, dtype=torch.float64)
+        case = f"W com forma ({m}, {n})"
+        got = _call(fn, case, weight.clone(), bias.clone(), h.clone())
+        if not isinstance(got, torch.Tensor):
+            _fail(f"No caso «{case}» esperava um torch.Tensor, recebeu {type(got).__name__}.")
+        if tuple(got.shape) != (m, n):
+            _fail(f"No caso «{case}» o Jacobiano deve ter forma ({m}, {n}) — saídas × entradas —, "
+                  f"mas tem forma {tuple(got.shape)}.")
+        expected = relu_layer_jacobian_reference(weight, bias, h)
+        if not torch.allclose(got.to(torch.float64), expected, atol=1e-5):
+            rows = (got.to(torch.float64) - expected).abs().sum(dim=1).nonzero().flatten().tolist()
+            _fail(f"No caso «{case}» o Jacobiano está errado nas linhas {rows}. Lembre que a "
+                  f"linha i é zero quando a pré-ativação z_i = (W h + b)_i é negativa.")

@@ -1,0 +1,209 @@
+"""Redes do livro: sequenciais (sem atalhos) e residuais.
+
+Convenções: ``B`` é o tamanho do lote, ``D`` a largura (número de unidades ocultas).
+A profundidade de uma ``PlainMLP`` é o número de camadas ocultas; a de uma ``ResidualMLP`` é o
+número de blocos residuais (cada bloco tem uma ou mais camadas lineares no ramo).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def check_features(x: torch.Tensor, n_features: int, where: str) -> None:
+    """Confere que ``x`` tem forma (B, n_features); caso contrário explica o erro em português."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{where}: esperava um torch.Tensor, recebeu {type(x).__name__}.")
+    if x.dim() != 2 or x.shape[1] != n_features:
+        raise ValueError(
+            f"{where}: esperava entrada de forma (B, {n_features}) — lote × atributos —, "
+            f"mas recebeu forma {tuple(x.shape)}."
+        )
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"O argumento {name} deve ser um inteiro positivo; recebeu {value!r}.")
+
+
+def he_init_(layer: nn.Linear, scale: float = 1.0) -> None:
+    """Inicialização de He: pesos ~ N(0, scale² · 2/fan_in), vieses zero.
+
+    ``scale = 1`` é a inicialização de He et al. (2015), que preserva a variância numa rede
+    ReLU; ``scale < 1`` faz a variância encolher a cada camada e ``scale > 1`` crescer.
+    """
+    fan_in = layer.weight.shape[1]
+    with torch.no_grad():
+        layer.weight.normal_(0.0, scale * math.sqrt(2.0 / fan_in))
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
+def _linear(d_in: int, d_out: int, init_scale: float | None) -> nn.Linear:
+    """Camada linear; ``init_scale=None`` mantém a inicialização padrão do PyTorch."""
+    layer = nn.Linear(d_in, d_out)
+    if init_scale is not None:
+        he_init_(layer, init_scale)
+    return layer
+
+
+def _hidden_layer(
+    d_in: int, width: int, batch_norm: bool, init_scale: float | None
+) -> nn.Sequential:
+    """Uma camada oculta sequencial: linear → (batch norm) → ReLU."""
+    norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+    return nn.Sequential(_linear(d_in, width, init_scale), norm, nn.ReLU())
+
+
+class PlainMLP(nn.Module):
+    """Rede sequencial: h_k = ReLU(BN(W_k h_{k-1} + b_k)), k = 1..depth, e uma saída linear."""
+
+    def __init__(
+        self,
+        d_in: int,
+        width: int,
+        depth: int,
+        d_out: int,
+        batch_norm: bool = False,
+        init_scale: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        _check_positive(d_in=d_in, width=width, depth=depth, d_out=d_out)
+        self.d_in = d_in
+        dims = [d_in] + [width] * depth
+        self.hidden = nn.ModuleList(
+            _hidden_layer(a, width, batch_norm, init_scale) for a in dims[:-1]
+        )
+        self.head = _linear(width, d_out, init_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.d_in, "PlainMLP")
+        h = x  # (B, d_in)
+        for layer in self.hidden:
+            h = layer(h)  # (B, D)
+        return self.head(h)  # (B, d_out)
+
+
+class ResidualBlock(nn.Module):
+    """Bloco residual totalmente conectado: h_k = h_{k-1} + f_k[h_{k-1}].
+
+    ``order="pre"`` (pré-ativação, He et al. 2016b): f = [BN → ReLU → linear] × n_layers.
+    ``order="post"`` (ResNet original): f = linear → BN (→ ReLU → linear → BN ...) e a ReLU vem
+    depois da soma, h_k = ReLU(h_{k-1} + f_k[h_{k-1}]).
+    """
+
+    def __init__(
+        self,
+        width: int,
+        n_layers: int = 1,
+        batch_norm: bool = True,
+        order: str = "pre",
+        init_scale: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        _check_positive(width=width, n_layers=n_layers)
+        if order not in ("pre", "post"):
+            raise ValueError(f"order deve ser 'pre' ou 'post'; recebeu {order!r}.")
+        self.width = width
+        self.order = order
+
+        def norm() -> nn.Module:
+            return nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+
+        layers: list[nn.Module] = []
+        for i in range(n_layers):
+            if order == "pre":
+                layers += [norm(), nn.ReLU(), _linear(width, width, init_scale)]
+            else:
+                layers += [_linear(width, width, init_scale), norm()]
+                if i < n_layers - 1:
+                    layers.append(nn.ReLU())
+        self.branch = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        check_features(h, self.width, "ResidualBlock")
+        h = h + self.branch(h)  # (B, D): a identidade mais a correção f_k
+        return torch.relu(h) if self.order == "post" else h
+
+
+class ResidualMLP(nn.Module):
+    """Rede residual: uma camada linear de entrada, ``n_blocks`` blocos residuais e a saída.
+
+    A entrada é linear (sem ReLU) para que o fluxo residual comece com valores dos dois sinais;
+    com blocos de pré-ativação, a saída aplica BN → ReLU → linear.
+    """
+
+    def __init__(
+        self,
+        d_in: int,
+        width: int,
+        n_blocks: int,
+        d_out: int,
+        batch_norm: bool = True,
+        order: str = "pre",
+        layers_per_block: int = 1,
+        init_scale: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        _check_positive(d_in=d_in, width=width, n_blocks=n_blocks, d_out=d_out)
+        self.d_in = d_in
+        self.stem = _linear(d_in, width, init_scale)
+        self.blocks = nn.ModuleList(
+            ResidualBlock(width, layers_per_block, batch_norm, order, init_scale)
+            for _ in range(n_blocks)
+        )
+        if order == "pre":
+            norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+            self.head = nn.Sequential(norm, nn.ReLU(), _linear(width, d_out, init_scale))
+        else:
+            self.head = _linear(width, d_out, init_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_features(x, self.d_in, "ResidualMLP")
+        h = self.stem(x)  # (B, D)
+        for block in self.blocks:
+            h = block(h)  # (B, D)
+        return self.head(h)  # (B, d_out)
+
+
+def linear_layers(model: nn.Module) -> list[nn.Linear]:
+    """As camadas lineares de ``model`` na ordem em que foram definidas (da entrada à saída)."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+# Configuração "D" de Simonyan e Zisserman (2015): números são canais de convoluções 3×3,
+# "M" é um max-pooling 2×2.
+VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
+                512, 512, 512, "M", 512, 512, 512, "M")  # fmt: skip
+
+
+def vgg16(num_classes: int = 1000) -> nn.Sequential:
+    """VGG-16 (configuração D) para entradas 3×224×224, como no artigo e no torchvision.
+
+    Use ``with torch.device("meta"):`` para contar parâmetros sem alocar memória.
+    """
+    _check_positive(num_classes=num_classes)
+    layers: list[nn.Module] = []
+    channels = 3
+    for item in VGG16_CONFIG:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU()]
+            channels = item
+    layers += [
+        nn.Flatten(),  # (B, 512·7·7)
+        nn.Linear(512 * 7 * 7, 4096), nn.ReLU(), nn.Dropout(),
+        nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(),
+        nn.Linear(4096, num_classes),
+    ]  # fmt: skip
+    return nn.Sequential(*layers)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Número de parâmetros treináveis (os buffers do batch norm não contam)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,60 @@
+"""Estilo das figuras do livro: uma paleta (Okabe–Ito, segura para daltonismo), rótulos em
+português e tamanhos legíveis na largura de um celular."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+# Okabe e Ito (2008): distinguíveis para os tipos comuns de daltonismo.
+PALETTE = {
+    "sequencial": "#D55E00",  # vermelhão: redes sem atalho
+    "residual": "#0072B2",  # azul: redes com conexões residuais
+    "verde": "#009E73",
+    "laranja": "#E69F00",
+    "rosa": "#CC79A7",
+    "celeste": "#56B4E9",
+    "preto": "#000000",
+}
+CYCLE = [PALETTE[k] for k in ("residual", "sequencial", "verde", "laranja", "rosa", "celeste")]
+
+
+def use_book_style() -> None:
+    """Aplica o estilo do livro às próximas figuras do matplotlib."""
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "figure.figsize": (7.0, 3.4),
+            "figure.constrained_layout.use": True,
+            "font.size": 11,
+            "axes.titlesize": 11,
+            "axes.labelsize": 11,
+            "legend.fontsize": 9,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": mpl.cycler(color=CYCLE),
+            "lines.linewidth": 1.8,
+        }
+    )
+
+
+def subplots(ncols: int = 1, nrows: int = 1, **kwargs) -> tuple[Figure, Axes | list[Axes]]:
+    """``plt.subplots`` com o estilo do livro; devolve (figura, eixos) com eixos achatados."""
+    use_book_style()
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, **kwargs)
+    flat = list(axes.flat)
+    return fig, flat[0] if len(flat) == 1 else flat
+
+
+def depth_color(kind: str, i: int, n: int) -> tuple[float, float, float, float]:
+    """Cor da i-ésima profundidade (de n) de uma família ("sequencial" ou "residual"):
+    mais clara para a rasa, mais escura para a profunda."""
+    if kind not in ("sequencial", "residual"):
+        raise ValueError(f"kind deve ser 'sequencial' ou 'residual'; recebeu {kind!r}.")
+    cmap = plt.get_cmap("Oranges" if kind == "sequencial" else "Blues")
+    return cmap(0.45 + 0.5 * i / max(n - 1, 1))

@@ -1,0 +1,93 @@
+"""Um laço de treinamento pequeno e a avaliação, devolvendo históricos como dados simples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from residuais.data import Dataset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hiperparâmetros de ``fit`` (SGD com momento, lotes embaralhados com semente fixa)."""
+
+    epochs: int = 10
+    lr: float = 0.05
+    momentum: float = 0.9
+    batch_size: int = 100
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError(
+                "epochs deve ser ≥ 1 e batch_size ≥ 2 (o batch norm precisa de lote > 1)."
+            )
+        if not self.lr > 0:
+            raise ValueError(f"A taxa de aprendizado deve ser positiva; recebeu {self.lr!r}.")
+
+
+@dataclass
+class History:
+    """Uma entrada por época. ``train_*``: média sobre os minilotes da época (modo treino);
+    ``test_*``: conjunto de teste inteiro em modo de avaliação."""
+
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_acc: list[float] = field(default_factory=list)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Perda de entropia cruzada média e acurácia de ``model`` em (x, y), em modo de avaliação."""
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deviam ser iguais.")
+    was_training = model.training
+    model.eval()
+    logits = model(x)  # (N, n_classes)
+    model.train(was_training)
+    loss = F.cross_entropy(logits, y).item()
+    acc = (logits.argmax(dim=1) == y).float().mean().item()
+    return loss, acc
+
+
+def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> History:
+    """Treina ``model`` com SGD (momento) e entropia cruzada; devolve o histórico por época.
+
+    Devolve cedo, com o histórico até ali, se a perda deixar de ser finita (divergência).
+    """
+    config = config or TrainConfig()
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.lr, momentum=config.momentum,
+        weight_decay=config.weight_decay,
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+    n = data.x_train.shape[0]
+    history = History()
+    for _ in range(config.epochs):
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        total_loss, total_correct = 0.0, 0
+        for start in range(0, n - config.batch_size + 1, config.batch_size):
+            idx = order[start : start + config.batch_size]
+            logits = model(data.x_train[idx])  # (B, n_classes)
+            loss = F.cross_entropy(logits, data.y_train[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(idx)
+            total_correct += (logits.argmax(dim=1) == data.y_train[idx]).sum().item()
+        seen = (n // config.batch_size) * config.batch_size
+        history.train_loss.append(total_loss / seen)
+        history.train_acc.append(total_correct / seen)
+        test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
+        history.test_loss.append(test_loss)
+        history.test_acc.append(test_acc)
+        if not torch.isfinite(torch.tensor(history.train_loss[-1])):
+            break
+    return history

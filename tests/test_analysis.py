@@ -1,0 +1,82 @@
+"""Testes de residuais.analysis, comparados com o autograd do PyTorch."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from residuais.analysis import (
+    freeze_batch_statistics,
+    input_gradient,
+    input_grid,
+    lag1_autocorrelation,
+    layer_gradient_norms,
+    sequential_jacobians,
+)
+from residuais.models import PlainMLP, ResidualMLP, linear_layers
+
+
+def test_layer_gradient_norms_match_autograd():
+    torch.manual_seed(0)
+    model = PlainMLP(6, 8, 3, 4)
+    x, y = torch.randn(10, 6), torch.randint(0, 4, (10,))
+    norms = layer_gradient_norms(model, x, y)
+    F.cross_entropy(model(x), y).backward()
+    expected = [layer.weight.grad.norm().item() for layer in linear_layers(model)]
+    assert norms == pytest.approx(expected, rel=1e-6)
+
+
+def test_product_of_layer_jacobians_is_the_network_jacobian():
+    torch.manual_seed(0)
+    model = PlainMLP(5, 7, 4, 3).double()
+    layers = [*model.hidden, model.head]
+    x = torch.randn(5, dtype=torch.float64)
+    jacobians = sequential_jacobians(layers, x)
+    assert [tuple(j.shape) for j in jacobians] == [(7, 5), (7, 7), (7, 7), (7, 7), (3, 7)]
+    product = jacobians[0]
+    for jac in jacobians[1:]:
+        product = jac @ product
+    full = torch.autograd.functional.jacobian(lambda v: model(v.unsqueeze(0)).squeeze(0), x)
+    torch.testing.assert_close(product, full)
+    with pytest.raises(ValueError, match="único exemplo"):
+        sequential_jacobians(layers, x.unsqueeze(0))
+
+
+def test_lag1_autocorrelation_known_values():
+    # média 2,5; desvios −1,5 −0,5 0,5 1,5: numerador 1,25, denominador 5
+    assert lag1_autocorrelation(torch.tensor([1.0, 2.0, 3.0, 4.0])) == pytest.approx(0.25)
+    assert lag1_autocorrelation(torch.tensor([1.0, -1.0] * 50)) == pytest.approx(-0.99)
+    gen = torch.Generator().manual_seed(0)
+    white = torch.randn(20000, generator=gen)
+    assert abs(lag1_autocorrelation(white)) < 0.03
+    assert lag1_autocorrelation(white.cumsum(0)) > 0.99
+    with pytest.raises(ValueError, match="constante"):
+        lag1_autocorrelation(torch.ones(5))
+
+
+def test_input_gradient_of_known_function():
+    model = torch.nn.Sequential(torch.nn.Linear(1, 1))
+    with torch.no_grad():
+        model[0].weight.fill_(3.0)
+    model.eval()
+    x = input_grid(11)
+    torch.testing.assert_close(input_gradient(model, x), torch.full((11,), 3.0))
+    with pytest.raises(ValueError, match="modo de avaliação"):
+        input_gradient(model.train(), x)
+    with pytest.raises(ValueError, match=r"\(N, 1\)"):
+        input_gradient(model.eval(), torch.zeros(4, 2))
+
+
+def test_frozen_batch_statistics_are_the_grid_statistics():
+    torch.manual_seed(0)
+    model = ResidualMLP(1, 6, 2, 1)
+    x = input_grid(64)
+    freeze_batch_statistics(model, x)
+    assert not model.training
+    stem_out = model.stem(x)
+    bn = model.blocks[0].branch[0]
+    torch.testing.assert_close(bn.running_mean, stem_out.mean(0).detach())
+    torch.testing.assert_close(bn.running_var, stem_out.var(0).detach())  # variância não viesada
+    # cada saída depende só da sua entrada: o gradiente de um ponto não muda com os vizinhos
+    g_all = input_gradient(model, x)
+    g_one = input_gradient(model, x[10:11])
+    torch.testing.assert_close(g_all[10:11], g_one)

@@ -1,0 +1,48 @@
+"""Testes de residuais.data (MNIST-1D gerado localmente, com cache em disco)."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from residuais.data import generate_mnist1d, load_mnist1d
+
+
+def test_default_split_shapes_and_classes():
+    data = load_mnist1d()
+    assert data.x_train.shape == (4000, 40) and data.x_test.shape == (1000, 40)
+    assert data.y_train.shape == (4000,) and data.y_test.shape == (1000,)
+    assert data.x_train.dtype == torch.float32 and data.y_train.dtype == torch.int64
+    assert data.n_classes == 10 and data.n_features == 40
+    counts = torch.bincount(data.y_train, minlength=10)
+    assert counts.min() > 300  # 500 por classe no total, embaralhados
+
+
+def test_cache_reproduces_generation(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESIDUAIS_CACHE", str(tmp_path))
+    load_mnist1d.cache_clear()
+    try:
+        first = load_mnist1d(num_samples=100, seed=3)  # gera e grava
+        assert list(tmp_path.glob("*.npz"))
+        load_mnist1d.cache_clear()
+        second = load_mnist1d(num_samples=100, seed=3)  # lê do disco
+    finally:
+        load_mnist1d.cache_clear()
+    fresh = generate_mnist1d(100, 3)
+    torch.testing.assert_close(first.x_train, second.x_train)
+    np.testing.assert_allclose(second.x_train.numpy(), fresh["x"].astype(np.float32))
+    assert first.x_train.shape == (80, 40)
+
+
+def test_generation_does_not_touch_global_random_state():
+    np.random.seed(5)
+    random.seed(5)
+    generate_mnist1d(20, 0)
+    assert np.random.rand() == np.random.RandomState(5).rand()
+    assert random.random() == random.Random(5).random()
+
+
+def test_bad_num_samples():
+    with pytest.raises(ValueError, match="num_samples"):
+        load_mnist1d(num_samples=3)

@@ -1,0 +1,121 @@
+"""Testes das redes de residuais.models."""
+
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from residuais.models import (
+    PlainMLP,
+    ResidualBlock,
+    ResidualMLP,
+    count_parameters,
+    he_init_,
+    linear_layers,
+    vgg16,
+)
+
+
+def test_plain_mlp_shapes_and_depth():
+    model = PlainMLP(d_in=40, width=32, depth=5, d_out=10, batch_norm=True)
+    assert model(torch.randn(8, 40)).shape == (8, 10)
+    assert len(linear_layers(model)) == 5 + 1  # camadas ocultas + saída
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == 5
+
+
+def test_residual_mlp_shapes_and_blocks():
+    model = ResidualMLP(d_in=40, width=32, n_blocks=4, d_out=10, layers_per_block=2)
+    assert model(torch.randn(8, 40)).shape == (8, 10)
+    assert len(model.blocks) == 4
+    assert len(linear_layers(model)) == 1 + 4 * 2 + 1  # entrada + ramos + saída
+
+
+@pytest.mark.parametrize("order", ["pre", "post"])
+def test_residual_block_is_identity_plus_branch(order):
+    torch.manual_seed(0)
+    block = ResidualBlock(16, n_layers=2, order=order).eval()
+    h = torch.randn(4, 16)
+    expected = h + block.branch(h)
+    if order == "post":
+        expected = torch.relu(expected)
+    torch.testing.assert_close(block(h), expected)
+
+
+def test_preactivation_branch_order_is_bn_relu_linear():
+    block = ResidualBlock(8, n_layers=1, order="pre")
+    kinds = [type(m) for m in block.branch]
+    assert kinds == [nn.BatchNorm1d, nn.ReLU, nn.Linear]
+
+
+def test_zero_branch_gives_identity():
+    block = ResidualBlock(8, batch_norm=False)
+    for layer in linear_layers(block):
+        nn.init.zeros_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    h = torch.randn(3, 8)
+    torch.testing.assert_close(block(h), h)
+
+
+@pytest.mark.parametrize(
+    "model, x",
+    [
+        (PlainMLP(40, 16, 2, 10), torch.randn(5, 39)),
+        (ResidualMLP(40, 16, 2, 10), torch.randn(40)),
+        (ResidualBlock(16), torch.randn(5, 15)),
+    ],
+)
+def test_wrong_input_shape_gives_portuguese_error(model, x):
+    with pytest.raises(ValueError, match="esperava entrada de forma"):
+        model(x)
+
+
+def test_bad_arguments_are_rejected():
+    with pytest.raises(ValueError, match="inteiro positivo"):
+        PlainMLP(40, 16, 0, 10)
+    with pytest.raises(ValueError, match="order deve ser"):
+        ResidualBlock(8, order="meio")
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
+        PlainMLP(4, 4, 1, 1)([[1.0, 2.0, 3.0, 4.0]])
+
+
+def test_he_init_standard_deviation():
+    torch.manual_seed(0)
+    layer = nn.Linear(500, 400)
+    he_init_(layer)
+    std = layer.weight.std().item()
+    assert abs(std - math.sqrt(2 / 500)) < 0.02 * math.sqrt(2 / 500)
+    assert torch.count_nonzero(layer.bias) == 0
+    he_init_(layer, scale=0.5)
+    assert abs(layer.weight.std().item() - 0.5 * math.sqrt(2 / 500)) < 0.01 * math.sqrt(2 / 500)
+
+
+def test_he_init_preserves_second_moment_in_plain_relu_net():
+    """E[h²] fica constante com He (fator 1 por camada) e encolhe com escala 0,5 (fator 1/4)."""
+    torch.manual_seed(0)
+    x = torch.randn(2000, 100)
+    for scale, factor in [(1.0, 1.0), (0.5, 0.25)]:
+        model = PlainMLP(100, 100, 10, 1, init_scale=scale)
+        h, second_moments = x, []
+        for layer in model.hidden:
+            h = layer(h)
+            second_moments.append(h.pow(2).mean().item())
+        ratios = [b / a for a, b in itertools.pairwise(second_moments)]
+        mean_ratio = sum(ratios) / len(ratios)
+        assert abs(mean_ratio - factor) < 0.15 * factor
+
+
+def test_vgg16_matches_torchvision_parameter_count():
+    # torchvision, models/vgg.py, VGG16_Weights.IMAGENET1K_V1: num_params = 138357544
+    with torch.device("meta"):
+        model = vgg16()
+    assert count_parameters(model) == 138_357_544
+    weight_layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    assert len(weight_layers) == 16
+
+
+def test_vgg16_forward_shape_small_batch():
+    with torch.device("meta"):
+        out = vgg16(num_classes=7)(torch.empty(2, 3, 224, 224))
+    assert out.shape == (2, 7)
