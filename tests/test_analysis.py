@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from residuais.analysis import (
+    activation_gradient_norms,
     freeze_batch_statistics,
     input_gradient,
     input_grid,
@@ -80,3 +81,30 @@ def test_frozen_batch_statistics_are_the_grid_statistics():
     g_all = input_gradient(model, x)
     g_one = input_gradient(model, x[10:11])
     torch.testing.assert_close(g_all[10:11], g_one)
+
+
+def test_activation_gradient_norms_match_manual_backprop():
+    torch.manual_seed(0)
+    model = PlainMLP(6, 8, 3, 4)
+    x, y = torch.randn(10, 6), torch.randint(0, 4, (10,))
+    norms = activation_gradient_norms(model, model.hidden, x, y)
+    assert all(p.grad is None for p in model.parameters())  # não deixa gradientes no modelo
+    hidden = []
+    h = x
+    for layer in model.hidden:
+        h = layer(h)
+        h.retain_grad()
+        hidden.append(h)
+    F.cross_entropy(model.head(h), y).backward()
+    assert norms == pytest.approx([t.grad.norm().item() for t in hidden], rel=1e-6)
+
+
+def test_backward_signal_scales_by_init_scale_per_layer():
+    """Com pesos N(0, s²·2/fan_in) numa rede ReLU larga, ∂L/∂h encolhe ~s por camada."""
+    torch.manual_seed(0)
+    x, y = torch.randn(256, 40), torch.randint(0, 10, (256,))
+    for scale in (0.85, 1.15):
+        model = PlainMLP(40, 256, 30, 10, init_scale=scale)
+        norms = activation_gradient_norms(model, model.hidden, x, y)
+        predicted = scale ** (len(norms) - 1)
+        assert 0.2 < (norms[0] / norms[-1]) / predicted < 5

@@ -23,6 +23,30 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     return norms
 
 
+def activation_gradient_norms(
+    model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor
+) -> list[float]:
+    """Norma de ∂L/∂h_k, o sinal que volta pela retropropagação, na saída de cada módulo de
+    ``layers`` (na ordem dada), com L a entropia cruzada média no lote (x, y)."""
+    outputs: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        output.retain_grad()
+        outputs.append(output)
+
+    handles = [layer.register_forward_hook(keep) for layer in layers]
+    try:
+        loss = F.cross_entropy(model(x), y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if len(outputs) != len(layers):
+        raise ValueError("Cada módulo de `layers` deve ser usado exatamente uma vez pela rede.")
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return [h.grad.norm().item() for h in outputs]
+
+
 def sequential_jacobians(layers: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
     """Jacobianos ∂h_k/∂h_{k-1} de cada camada de uma composição h_k = f_k(h_{k-1}), h_0 = x.
 

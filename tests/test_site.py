@@ -1,0 +1,113 @@
+"""Constrói o site como um leitor o veria e confere as páginas."""
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import pytest
+from pybtex.database import parse_file
+from conftest import ROOT, chapter_notebooks, toc_files
+
+
+class _Page(HTMLParser):
+    """Coleta links, imagens e ids de uma página HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.images: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_build_has_no_warnings(built_site):
+    _, log = built_site
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert not warnings, "\n".join(warnings)
+
+
+def test_every_toc_page_exists_in_portuguese(built_site):
+    html, _ = built_site
+    assert (html / "index.html").exists()
+    for name in toc_files():
+        page = html / f"{name}.html"
+        assert page.exists(), f"falta a página {page.name}"
+        assert '<html lang="pt-BR"' in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_chapter_page_has_math_figures_exercises_and_no_errors(built_site, notebook):
+    html, _ = built_site
+    page_path = html / "book" / f"{notebook.stem}.html"
+    text = page_path.read_text(encoding="utf-8")
+    page = _parse(page_path)
+
+    assert 'class="math' in text, "a página não tem equações"
+    n_figures = sum(
+        "image/png" in output.get("data", {})
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        for output in cell.get("outputs", [])
+    )
+    pngs = [src for src in page.images if src.endswith(".png")]
+    assert n_figures > 0 and len(pngs) >= n_figures, "faltam figuras do notebook na página"
+    for src in pngs:
+        assert (page_path.parent / src).resolve().stat().st_size > 1000
+
+    assert "Traceback (most recent call last)" not in text
+    assert "output stderr" not in text and "output traceback" not in text
+    # exercícios numerados em português, soluções recolhidas
+    assert re.search(r"Exercício \d", text) and "Solução para" in text
+    assert "solution dropdown" in text
+    # células de teste e células cruas do otter não aparecem; soluções ficam escondidas
+    assert "BEGIN QUESTION" not in text and "check_lag1_autocorrelation" not in text
+    assert "tag_hide-input" in text
+
+
+def test_internal_links_and_anchors_resolve(built_site):
+    html, _ = built_site
+    pages = {p.resolve(): _parse(p) for p in html.rglob("*.html") if "_static" not in p.parts}
+    broken = []
+    for path, page in pages.items():
+        for href in page.links:
+            if re.match(r"^[a-z]+:", href):
+                continue  # externo (http:, mailto:, ...)
+            target, anchor = urldefrag(href)
+            target_path = (path.parent / target).resolve() if target else path
+            if target_path.suffix != ".html":
+                continue
+            if target_path not in pages:
+                broken.append(f"{path.name}: {href}")
+            elif anchor and anchor not in pages[target_path].ids:
+                broken.append(f"{path.name}: âncora {href}")
+    assert not broken, "links quebrados:\n" + "\n".join(broken)
+
+
+def test_every_citation_is_in_the_bibliography_page(built_site):
+    html, _ = built_site
+    bib = parse_file(str(ROOT / "book" / "references.bib"))
+    references = (html / "book" / "referencias.html").read_text(encoding="utf-8")
+    cited = set()
+    for notebook in chapter_notebooks():
+        for group in re.findall(r"\{cite\}`([^`]+)`", notebook.read_text(encoding="utf-8")):
+            cited.update(key.strip() for key in group.split(","))
+    assert cited, "nenhuma citação encontrada nos capítulos"
+    for key in sorted(cited):
+        assert key in bib.entries, f"a chave {key} não está em references.bib"
+        title = re.sub(r"[{}]", "", bib.entries[key].fields["title"])
+        assert title.split(":")[0].lower() in references.lower(), f"{key} não está na página"
