@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import urldefrag
 
 import pytest
-from pybtex.database import parse_file
 from conftest import ROOT, chapter_notebooks, toc_files
+from pybtex.database import parse_file
 
 
 class _Page(HTMLParser):
