@@ -6,14 +6,17 @@ import torch.nn.functional as F
 
 from residuais.analysis import (
     activation_gradient_norms,
+    enumerate_paths,
+    expand_linear_residual,
     freeze_batch_statistics,
     input_gradient,
     input_grid,
     lag1_autocorrelation,
     layer_gradient_norms,
     sequential_jacobians,
+    without_block,
 )
-from residuais.models import PlainMLP, ResidualMLP, linear_layers
+from residuais.models import PlainMLP, ResidualBlock, ResidualMLP, linear_layers
 
 
 def test_layer_gradient_norms_match_autograd():
@@ -108,3 +111,47 @@ def test_backward_signal_scales_by_init_scale_per_layer():
         norms = activation_gradient_norms(model, model.hidden, x, y)
         predicted = scale ** (len(norms) - 1)
         assert 0.2 < (norms[0] / norms[-1]) / predicted < 5
+
+
+def test_paths_count_and_membership():
+    from math import comb
+
+    for n_blocks in range(0, 7):
+        paths = enumerate_paths(n_blocks)
+        assert len(paths) == 2**n_blocks == len(set(paths))
+        for k in range(1, n_blocks + 1):
+            assert sum(k in p for p in paths) == 2 ** (n_blocks - 1)
+        for length in range(n_blocks + 1):
+            assert sum(len(p) == length for p in paths) == comb(n_blocks, length)
+    with pytest.raises(ValueError, match="inteiro"):
+        enumerate_paths(-1)
+
+
+def test_linear_residual_expansion_sums_to_the_network_output():
+    gen = torch.Generator().manual_seed(0)
+    mats = [0.3 * torch.randn(5, 5, generator=gen, dtype=torch.float64) for _ in range(4)]
+    x = torch.randn(5, generator=gen, dtype=torch.float64)
+    y = x
+    for a in mats:
+        y = y + a @ y  # h_k = h_{k-1} + A_k h_{k-1}
+    terms = expand_linear_residual(mats, x)
+    assert len(terms) == 16
+    torch.testing.assert_close(sum(terms.values()), y)
+    torch.testing.assert_close(terms[(1, 3)], mats[2] @ mats[0] @ x)
+
+
+def test_without_block_replaces_only_the_chosen_block():
+    torch.manual_seed(0)
+    res = ResidualMLP(4, 6, 3, 2).eval()
+    lesioned = without_block(res, 2)
+    x = torch.randn(5, 4)
+    h = res.stem(x)
+    h = res.blocks[0](h)
+    h = res.blocks[2](h)  # o bloco 2 some: h_2 = h_1
+    torch.testing.assert_close(lesioned(x), res.head(h))
+    assert isinstance(res.blocks[1], ResidualBlock)  # o original fica intacto
+    plain = PlainMLP(4, 6, 3, 2)
+    with pytest.raises(ValueError, match="entre 2 e 3"):
+        without_block(plain, 1)
+    with pytest.raises(TypeError):
+        without_block(torch.nn.Linear(2, 2), 1)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from residuais.models import (
+    BasicBlock,
     PlainMLP,
     ResidualBlock,
     ResidualMLP,
@@ -119,3 +120,35 @@ def test_vgg16_forward_shape_small_batch():
     with torch.device("meta"):
         out = vgg16(num_classes=7)(torch.empty(2, 3, 224, 224))
     assert out.shape == (2, 7)
+
+
+def test_relu_last_block_only_adds_non_negative_values():
+    torch.manual_seed(0)
+    block = ResidualBlock(16, order="relu_last").train()
+    h = torch.randn(32, 16)
+    assert (block(h) - h).min() >= 0
+    pre = ResidualBlock(16, order="pre").train()
+    assert (pre(h) - h).min() < 0
+
+
+@pytest.mark.parametrize(
+    "in_channels, out_channels, stride, has_projection, out_shape",
+    [(64, 64, 1, False, (2, 64, 8, 8)), (64, 128, 2, True, (2, 128, 4, 4)),
+     (32, 64, 1, True, (2, 64, 8, 8))],
+)
+def test_basic_block_projection_only_when_shape_changes(
+    in_channels, out_channels, stride, has_projection, out_shape
+):
+    block = BasicBlock(in_channels, out_channels, stride)
+    assert (block.downsample is not None) == has_projection
+    assert block(torch.randn(2, in_channels, 8, 8)).shape == out_shape
+
+
+def test_basic_block_matches_its_equation():
+    torch.manual_seed(0)
+    block = BasicBlock(8, 16, stride=2).eval()
+    x = torch.randn(2, 8, 6, 6)
+    branch = block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x)))))
+    torch.testing.assert_close(block(x), torch.relu(branch + block.downsample(x)))
+    with pytest.raises(ValueError, match=r"\(B, 8, H, W\)"):
+        block(torch.randn(2, 7, 6, 6))

@@ -3,6 +3,7 @@ autocorrelação (para os gradientes fragmentados de Balduzzi et al., 2017)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -118,3 +119,51 @@ def lag1_autocorrelation(g: torch.Tensor) -> float:
     if denominator == 0:
         raise ValueError("Sequência constante: a autocorrelação não está definida.")
     return ((centered[:-1] * centered[1:]).sum() / denominator).item()
+
+
+def enumerate_paths(n_blocks: int) -> list[tuple[int, ...]]:
+    """Todos os caminhos da entrada à saída de uma rede com ``n_blocks`` blocos residuais.
+
+    Cada bloco é atravessado pelo ramo f_k ou pulado pelo atalho, então um caminho é o
+    subconjunto (em ordem crescente) dos blocos cujo ramo ele atravessa; () é o atalho puro.
+    """
+    if not isinstance(n_blocks, int) or n_blocks < 0:
+        raise ValueError(f"n_blocks deve ser um inteiro ≥ 0; recebeu {n_blocks!r}.")
+    paths = [()]
+    for k in range(1, n_blocks + 1):
+        paths += [(*path, k) for path in paths]
+    return sorted(paths, key=lambda p: (len(p), p))
+
+
+def expand_linear_residual(
+    matrices: Sequence[torch.Tensor], x: torch.Tensor
+) -> dict[tuple[int, ...], torch.Tensor]:
+    """Expande y = (I + A_K)···(I + A_1) x numa soma sobre caminhos: o termo do caminho
+    (k_1 < ... < k_m) é A_{k_m}···A_{k_1} x. Devolve {caminho: termo}; a soma dos termos é y."""
+    terms = {}
+    for path in enumerate_paths(len(matrices)):
+        term = x
+        for k in path:
+            term = matrices[k - 1] @ term
+        terms[path] = term
+    return terms
+
+
+def without_block(model: nn.Module, k: int) -> nn.Module:
+    """Cópia de ``model`` com o k-ésimo bloco (contando de 1) trocado pela identidade.
+
+    Numa ``ResidualMLP`` apaga o bloco k inteiro (h_k = h_{k-1}); numa ``PlainMLP`` troca a
+    camada oculta k pela identidade, o que só é possível para k ≥ 2 (a primeira muda a dimensão).
+    """
+    if hasattr(model, "blocks"):
+        layers_name, first = "blocks", 1
+    elif hasattr(model, "hidden"):
+        layers_name, first = "hidden", 2
+    else:
+        raise TypeError("without_block aceita ResidualMLP (blocks) ou PlainMLP (hidden).")
+    n = len(getattr(model, layers_name))
+    if not first <= k <= n:
+        raise ValueError(f"k deve estar entre {first} e {n} para esta rede; recebeu {k}.")
+    lesioned = copy.deepcopy(model)
+    getattr(lesioned, layers_name)[k - 1] = nn.Identity()
+    return lesioned

@@ -88,12 +88,17 @@ class PlainMLP(nn.Module):
         return self.head(h)  # (B, d_out)
 
 
+BLOCK_ORDERS = ("pre", "post", "relu_last")
+
+
 class ResidualBlock(nn.Module):
     """Bloco residual totalmente conectado: h_k = h_{k-1} + f_k[h_{k-1}].
 
     ``order="pre"`` (pré-ativação, He et al. 2016b): f = [BN → ReLU → linear] × n_layers.
     ``order="post"`` (ResNet original): f = linear → BN (→ ReLU → linear → BN ...) e a ReLU vem
     depois da soma, h_k = ReLU(h_{k-1} + f_k[h_{k-1}]).
+    ``order="relu_last"``: f = [linear → BN → ReLU] × n_layers; como o ramo termina numa ReLU,
+    o bloco só consegue somar valores não negativos.
     """
 
     def __init__(
@@ -106,8 +111,8 @@ class ResidualBlock(nn.Module):
     ) -> None:
         super().__init__()
         _check_positive(width=width, n_layers=n_layers)
-        if order not in ("pre", "post"):
-            raise ValueError(f"order deve ser 'pre' ou 'post'; recebeu {order!r}.")
+        if order not in BLOCK_ORDERS:
+            raise ValueError(f"order deve ser um de {BLOCK_ORDERS}; recebeu {order!r}.")
         self.width = width
         self.order = order
 
@@ -118,6 +123,8 @@ class ResidualBlock(nn.Module):
         for i in range(n_layers):
             if order == "pre":
                 layers += [norm(), nn.ReLU(), _linear(width, width, init_scale)]
+            elif order == "relu_last":
+                layers += [_linear(width, width, init_scale), norm(), nn.ReLU()]
             else:
                 layers += [_linear(width, width, init_scale), norm()]
                 if i < n_layers - 1:
@@ -168,6 +175,61 @@ class ResidualMLP(nn.Module):
         for block in self.blocks:
             h = block(h)  # (B, D)
         return self.head(h)  # (B, d_out)
+
+
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """Convolução 3×3 com preenchimento 1 e sem viés (o batch norm seguinte já tem o seu)."""
+    return nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    """Convolução 1×1 sem viés: muda o número de canais (e, com passo 2, a resolução)."""
+    return nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False)
+
+
+def check_channels(x: torch.Tensor, channels: int, where: str) -> None:
+    """Confere que ``x`` tem forma (B, channels, H, W); caso contrário explica o erro."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{where}: esperava um torch.Tensor, recebeu {type(x).__name__}.")
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(
+            f"{where}: esperava entrada de forma (B, {channels}, H, W) — lote × canais × altura × "
+            f"largura —, mas recebeu forma {tuple(x.shape)}."
+        )
+
+
+class BasicBlock(nn.Module):
+    """Bloco básico da ResNet (He et al. 2016a), no estilo do ``resnet.py`` do torchvision.
+
+    y = ReLU(F(x) + atalho(x)), com F = conv3×3 → BN → ReLU → conv3×3 → BN. O atalho é a
+    identidade quando a forma não muda ("bloco identidade") e uma projeção W_s — convolução 1×1
+    com o mesmo passo, seguida de BN — quando muda o número de canais ou a resolução ("bloco
+    convolucional").
+    """
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        _check_positive(in_channels=in_channels, out_channels=out_channels, stride=stride)
+        self.in_channels = in_channels
+        self.conv1 = conv3x3(in_channels, out_channels, stride)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(out_channels, out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_channels(x, self.in_channels, "BasicBlock")
+        identity = x if self.downsample is None else self.downsample(x)  # (B, C_out, H', W')
+        out = self.relu(self.bn1(self.conv1(x)))  # (B, C_out, H', W')
+        out = self.bn2(self.conv2(out))  # (B, C_out, H', W')
+        return self.relu(out + identity)
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
