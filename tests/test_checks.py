@@ -1,10 +1,13 @@
 """As verificações dos exercícios aceitam a referência e recusam erros típicos, em português."""
 
 import pytest
+import torch
 
 from residuais.analysis import lag1_autocorrelation
 from residuais.checks import (
     check_lag1_autocorrelation,
+    check_path_counts,
+    check_preactivation_block,
     check_relu_layer_jacobian,
     relu_layer_jacobian_reference,
 )
@@ -57,3 +60,26 @@ def test_relu_jacobian_accepts_float32_answers():
         return (z > 0).float().unsqueeze(1) * weight.float()
 
     check_relu_layer_jacobian(analytic32, thorough=True)
+
+
+def test_path_counts_reference_and_typical_mistake():
+    def right(n_blocks):
+        return 2**n_blocks, [2 ** (n_blocks - 1)] * n_blocks
+
+    check_path_counts(right, thorough=True)
+    with pytest.raises(AssertionError, match="2\\^\\(K−k\\)"):
+        check_path_counts(lambda n: (2**n, [2 ** (n - k) for k in range(1, n + 1)]))
+    with pytest.raises(AssertionError, match="total de caminhos é 2;"):
+        check_path_counts(lambda n: (2 ** (n - 1), [2 ** (n - 1)] * n))
+    with pytest.raises(AssertionError, match="esperava um par"):
+        check_path_counts(lambda n: 2**n)
+
+
+def test_preactivation_block_reference_and_typical_mistakes():
+    check_preactivation_block(lambda h, norm, lin: h + lin(torch.relu(norm(h))), thorough=True)
+    with pytest.raises(AssertionError, match="Faltou somar"):
+        check_preactivation_block(lambda h, norm, lin: lin(torch.relu(norm(h))))
+    with pytest.raises(AssertionError, match="ordem do ramo"):
+        check_preactivation_block(lambda h, norm, lin: h + torch.relu(lin(norm(h))))
+    with pytest.raises(AssertionError, match="forma"):
+        check_preactivation_block(lambda h, norm, lin: (h + lin(torch.relu(norm(h))))[:, :2])
