@@ -1,5 +1,7 @@
 """Testes de residuais.analysis, comparados com o autograd do PyTorch."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,6 +10,7 @@ from residuais.analysis import (
     activation_gradient_norms,
     enumerate_paths,
     expand_linear_residual,
+    forward_variances,
     freeze_batch_statistics,
     input_gradient,
     input_grid,
@@ -155,3 +158,39 @@ def test_without_block_replaces_only_the_chosen_block():
         without_block(plain, 1)
     with pytest.raises(TypeError):
         without_block(torch.nn.Linear(2, 2), 1)
+
+
+def test_forward_variances_match_manual_forward():
+    torch.manual_seed(0)
+    model = PlainMLP(6, 8, 3, 4)
+    x = torch.randn(50, 6)
+    variances = forward_variances(model, linear_layers(model), x)
+    h, expected = x, []
+    for layer in model.hidden:
+        expected.append(layer[0](h).double().var().item())
+        h = layer(h)
+    expected.append(model.head(h).double().var().item())
+    assert variances == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="exatamente uma vez"):
+        forward_variances(model, [torch.nn.Linear(2, 2)], x)
+
+
+@pytest.mark.parametrize(
+    "options, factor", [({}, 2.0), ({"branch_scale": 0.5}, 1.25), ({"output_scale": 2**-0.5}, 1.0)]
+)
+def test_residual_variance_grows_by_one_plus_alpha_squared(options, factor):
+    """Sem BN e com ramos He, Var[h_k] ≈ c²(1 + α²) Var[h_{k-1}] (covariância ≈ 0)."""
+    torch.manual_seed(0)
+    model = ResidualMLP(10, 512, 12, 2, batch_norm=False, **options)
+    variances = forward_variances(model, model.blocks, torch.randn(512, 10))
+    ratios = [b / a for a, b in itertools.pairwise(variances)]
+    assert abs(sum(ratios) / len(ratios) - factor) < 0.1 * factor
+
+
+def test_zero_init_last_makes_every_block_the_identity():
+    torch.manual_seed(0)
+    model = ResidualMLP(10, 16, 5, 2, batch_norm=False, zero_init_last=True)
+    x = torch.randn(8, 10)
+    h = model.stem(x)
+    for block in model.blocks:
+        torch.testing.assert_close(block(h), h)

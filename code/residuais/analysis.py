@@ -4,7 +4,8 @@ autocorrelação (para os gradientes fragmentados de Balduzzi et al., 2017)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -24,28 +25,50 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     return norms
 
 
+@contextmanager
+def captured_outputs(layers: Sequence[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """Durante o bloco ``with``, guarda (na ordem de execução) a saída de cada módulo de
+    ``layers``; os ganchos são removidos ao sair."""
+    outputs: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+        outputs.append(output)
+
+    handles = [layer.register_forward_hook(keep) for layer in layers]
+    try:
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def activation_gradient_norms(
     model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor
 ) -> list[float]:
     """Norma de ∂L/∂h_k, o sinal que volta pela retropropagação, na saída de cada módulo de
     ``layers`` (na ordem dada), com L a entropia cruzada média no lote (x, y)."""
-    outputs: list[torch.Tensor] = []
-
-    def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
-        output.retain_grad()
-        outputs.append(output)
-
-    handles = [layer.register_forward_hook(keep) for layer in layers]
-    try:
+    with captured_outputs(layers) as outputs:
         loss = F.cross_entropy(model(x), y)
-    finally:
-        for handle in handles:
-            handle.remove()
     if len(outputs) != len(layers):
         raise ValueError("Cada módulo de `layers` deve ser usado exatamente uma vez pela rede.")
+    for h in outputs:
+        h.retain_grad()
     loss.backward()
     model.zero_grad(set_to_none=True)
     return [h.grad.norm().item() for h in outputs]
+
+
+@torch.no_grad()
+def forward_variances(
+    model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor
+) -> list[float]:
+    """Variância (sobre o lote e as unidades) da saída de cada módulo de ``layers`` quando
+    ``model`` processa ``x``. Valores não finitos aparecem como ``inf`` ou ``nan``."""
+    with captured_outputs(layers) as outputs:
+        model(x)
+    if len(outputs) != len(layers):
+        raise ValueError("Cada módulo de `layers` deve ser usado exatamente uma vez pela rede.")
+    return [h.double().var().item() for h in outputs]
 
 
 def sequential_jacobians(layers: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:

@@ -99,6 +99,11 @@ class ResidualBlock(nn.Module):
     depois da soma, h_k = ReLU(h_{k-1} + f_k[h_{k-1}]).
     ``order="relu_last"``: f = [linear → BN → ReLU] × n_layers; como o ramo termina numa ReLU,
     o bloco só consegue somar valores não negativos.
+
+    Remédios para a variância (capítulo 3): ``branch_scale`` = α multiplica o ramo e
+    ``output_scale`` = c multiplica a soma, h_k = c · (h_{k-1} + α f_k[h_{k-1}]);
+    ``zero_init_last=True`` zera a última camada linear do ramo, e o bloco começa como a
+    identidade (como ``zero_init_residual`` do torchvision, Fixup e SkipInit).
     """
 
     def __init__(
@@ -108,6 +113,9 @@ class ResidualBlock(nn.Module):
         batch_norm: bool = True,
         order: str = "pre",
         init_scale: float | None = 1.0,
+        branch_scale: float = 1.0,
+        output_scale: float = 1.0,
+        zero_init_last: bool = False,
     ) -> None:
         super().__init__()
         _check_positive(width=width, n_layers=n_layers)
@@ -130,10 +138,18 @@ class ResidualBlock(nn.Module):
                 if i < n_layers - 1:
                     layers.append(nn.ReLU())
         self.branch = nn.Sequential(*layers)
+        self.branch_scale = branch_scale
+        self.output_scale = output_scale
+        if zero_init_last:
+            last = linear_layers(self.branch)[-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         check_features(h, self.width, "ResidualBlock")
-        h = h + self.branch(h)  # (B, D): a identidade mais a correção f_k
+        h = h + self.branch_scale * self.branch(h)  # (B, D): a identidade mais a correção f_k
+        if self.output_scale != 1.0:
+            h = self.output_scale * h
         return torch.relu(h) if self.order == "post" else h
 
 
@@ -154,13 +170,16 @@ class ResidualMLP(nn.Module):
         order: str = "pre",
         layers_per_block: int = 1,
         init_scale: float | None = 1.0,
+        **block_options: float | bool,
     ) -> None:
+        """``block_options`` vão para cada ``ResidualBlock`` (``branch_scale``,
+        ``output_scale``, ``zero_init_last``)."""
         super().__init__()
         _check_positive(d_in=d_in, width=width, n_blocks=n_blocks, d_out=d_out)
         self.d_in = d_in
         self.stem = _linear(d_in, width, init_scale)
         self.blocks = nn.ModuleList(
-            ResidualBlock(width, layers_per_block, batch_norm, order, init_scale)
+            ResidualBlock(width, layers_per_block, batch_norm, order, init_scale, **block_options)
             for _ in range(n_blocks)
         )
         if order == "pre":
