@@ -9,6 +9,8 @@ from residuais.checks import (
     check_path_counts,
     check_preactivation_block,
     check_relu_layer_jacobian,
+    check_scaled_residual,
+    check_variance_after_blocks,
     relu_layer_jacobian_reference,
 )
 
@@ -83,3 +85,24 @@ def test_preactivation_block_reference_and_typical_mistakes():
         check_preactivation_block(lambda h, norm, lin: h + torch.relu(lin(norm(h))))
     with pytest.raises(AssertionError, match="forma"):
         check_preactivation_block(lambda h, norm, lin: (h + lin(torch.relu(norm(h))))[:, :2])
+
+
+def test_variance_after_blocks_reference_and_mistakes():
+    check_variance_after_blocks(lambda k, v, a: v * (1 + a**2) ** k, thorough=True)
+    with pytest.raises(AssertionError, match="α², não com α"):
+        check_variance_after_blocks(lambda k, v, a: v * (1 + a) ** k)
+    with pytest.raises(AssertionError, match="crescimento linear"):
+        check_variance_after_blocks(lambda k, v, a: v * (1 + k * a**2))
+
+
+def test_scaled_residual_reference_and_mistakes():
+    def right(h, branch, alpha):
+        return (h + alpha * branch(h)) / (1 + alpha**2) ** 0.5
+
+    check_scaled_residual(right, thorough=True)
+    with pytest.raises(AssertionError, match="Faltou dividir"):
+        check_scaled_residual(lambda h, f, a: h + a * f(h))
+    with pytest.raises(AssertionError, match="depende de α"):
+        check_scaled_residual(lambda h, f, a: (h + a * f(h)) / 2**0.5)
+    with pytest.raises(AssertionError, match="forma"):
+        check_scaled_residual(lambda h, f, a: right(h, f, a)[:3])
