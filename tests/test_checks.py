@@ -5,10 +5,12 @@ import torch
 
 from residuais.analysis import lag1_autocorrelation
 from residuais.checks import (
+    check_batch_norm_train,
     check_lag1_autocorrelation,
     check_path_counts,
     check_preactivation_block,
     check_relu_layer_jacobian,
+    check_running_stats_update,
     check_scaled_residual,
     check_variance_after_blocks,
     relu_layer_jacobian_reference,
@@ -106,3 +108,33 @@ def test_scaled_residual_reference_and_mistakes():
         check_scaled_residual(lambda h, f, a: (h + a * f(h)) / 2**0.5)
     with pytest.raises(AssertionError, match="forma"):
         check_scaled_residual(lambda h, f, a: right(h, f, a)[:3])
+
+
+def test_batch_norm_train_reference_and_mistakes():
+    def right(x, gamma, beta, eps):
+        return gamma * (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + eps) + beta
+
+    check_batch_norm_train(right, thorough=True)
+    with pytest.raises(AssertionError, match="não viesada"):
+        check_batch_norm_train(
+            lambda x, g, b, e: g * (x - x.mean(0)) / torch.sqrt(x.var(0) + e) + b
+        )
+    with pytest.raises(AssertionError, match="σ² \\+ ε"):
+        check_batch_norm_train(
+            lambda x, g, b, e: g * (x - x.mean(0)) / (x.std(0, unbiased=False) + e) + b,
+            thorough=True,
+        )
+
+
+def test_running_stats_reference_and_mistakes():
+    def right(mean, var, x, m):
+        return (1 - m) * mean + m * x.mean(0), (1 - m) * var + m * x.var(0)
+
+    check_running_stats_update(right, thorough=True)
+    with pytest.raises(AssertionError, match="estatística \\*nova\\*"):
+        check_running_stats_update(lambda mean, var, x, m: (m * mean + (1 - m) * x.mean(0), var))
+    with pytest.raises(AssertionError, match="não viesada"):
+        check_running_stats_update(
+            lambda mean, var, x, m: ((1 - m) * mean + m * x.mean(0),
+                                     (1 - m) * var + m * x.var(0, unbiased=False))
+        )
