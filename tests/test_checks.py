@@ -6,6 +6,8 @@ import torch
 from residuais.analysis import lag1_autocorrelation
 from residuais.checks import (
     check_batch_norm_train,
+    check_bottleneck_params,
+    check_crop_and_concat,
     check_lag1_autocorrelation,
     check_path_counts,
     check_preactivation_block,
@@ -138,3 +140,24 @@ def test_running_stats_reference_and_mistakes():
             lambda mean, var, x, m: ((1 - m) * mean + m * x.mean(0),
                                      (1 - m) * var + m * x.var(0, unbiased=False))
         )
+
+
+def test_bottleneck_params_reference_and_mistake():
+    check_bottleneck_params(lambda p: 17 * p * p + 12 * p, thorough=True)
+    with pytest.raises(AssertionError, match="γ e β"):
+        check_bottleneck_params(lambda p: 17 * p * p)
+
+
+def test_crop_and_concat_reference_and_mistakes():
+    from residuais.models import center_crop
+
+    def right(skip, x):
+        return torch.cat([center_crop(skip, *x.shape[-2:]), x], dim=1)
+
+    check_crop_and_concat(right, thorough=True)
+    with pytest.raises(AssertionError, match="ordem"):
+        check_crop_and_concat(lambda s, x: torch.cat([x, center_crop(s, *x.shape[-2:])], dim=1))
+    with pytest.raises(AssertionError, match="centro"):
+        check_crop_and_concat(lambda s, x: torch.cat([s[..., :4, :4], x], dim=1))
+    with pytest.raises(AssertionError, match="forma"):
+        check_crop_and_concat(lambda s, x: x)

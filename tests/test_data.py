@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from residuais.data import generate_mnist1d, load_mnist1d
+from residuais.data import generate_mnist1d, load_digits, load_mnist1d, make_shapes
 
 
 def test_default_split_shapes_and_classes():
@@ -46,3 +46,25 @@ def test_generation_does_not_touch_global_random_state():
 def test_bad_num_samples():
     with pytest.raises(ValueError, match="num_samples"):
         load_mnist1d(num_samples=3)
+
+
+def test_digits_split_is_standardized_and_stratified():
+    data = load_digits()
+    assert data.x_train.shape == (1437, 64) and data.x_test.shape == (360, 64)
+    assert abs(data.x_train.mean().item()) < 1e-5 and abs(data.x_train.std().item() - 1) < 1e-3
+    counts = torch.bincount(data.y_test, minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37
+    with pytest.raises(ValueError, match="test_fraction"):
+        load_digits(test_fraction=1.5)
+
+
+def test_shapes_images_and_masks():
+    images, masks = make_shapes(20, size=24, noise=0.0, seed=3)
+    assert images.shape == (20, 1, 24, 24) and masks.shape == (20, 24, 24)
+    torch.testing.assert_close(images.squeeze(1), masks)  # sem ruído, a imagem é a máscara
+    assert set(masks.unique().tolist()) <= {0.0, 1.0}
+    assert (masks.flatten(1).sum(1) > 0).all()  # todo exemplo tem algum objeto
+    again, _ = make_shapes(20, size=24, noise=0.5, seed=3)
+    torch.testing.assert_close(again, make_shapes(20, size=24, noise=0.5, seed=3)[0])
+    with pytest.raises(ValueError):
+        make_shapes(0)

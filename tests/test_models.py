@@ -9,12 +9,19 @@ from torch import nn
 
 from residuais.models import (
     BasicBlock,
+    Bottleneck,
+    ConvNet,
+    DenseBlock,
     PlainMLP,
     ResidualBlock,
     ResidualMLP,
+    UNet,
+    center_crop,
     count_parameters,
+    densenet121,
     he_init_,
     linear_layers,
+    resnet,
     vgg16,
 )
 
@@ -152,3 +159,78 @@ def test_basic_block_matches_its_equation():
     torch.testing.assert_close(block(x), torch.relu(branch + block.downsample(x)))
     with pytest.raises(ValueError, match=r"\(B, 8, H, W\)"):
         block(torch.randn(2, 7, 6, 6))
+
+
+# torchvision 0.29, models/resnet.py e densenet.py: num_params dos pesos IMAGENET1K_V1;
+# ResNet-200 (camadas 3, 24, 36, 3): a contagem da coleção imgclsmob (osmr), 64.673.832.
+STANDARD_COUNTS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160,
+                   152: 60_192_808, 200: 64_673_832}
+
+
+@pytest.mark.parametrize("depth, expected", STANDARD_COUNTS.items())
+def test_resnet_parameter_counts_match_standard_models(depth, expected):
+    with torch.device("meta"):
+        model = resnet(depth)
+    assert count_parameters(model) == expected
+
+
+def test_resnet_shapes_and_zero_init():
+    with torch.device("meta"):
+        model = resnet(50)
+        x = torch.empty(2, 3, 224, 224)
+        shapes = []
+        for _, stage in model.stages():
+            x = stage(x)
+            shapes.append(tuple(x.shape))
+    assert shapes[2:6] == [(2, 256, 56, 56), (2, 512, 28, 28), (2, 1024, 14, 14), (2, 2048, 7, 7)]
+    assert shapes[-1] == (2, 1000)
+    zero = resnet(18, zero_init_residual=True, num_classes=3)
+    assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in zero.layer1)
+    with pytest.raises(ValueError, match="Profundidades"):
+        resnet(20)
+
+
+def test_bottleneck_matches_its_equation():
+    torch.manual_seed(0)
+    block = Bottleneck(16, 8, stride=2).eval()
+    x = torch.randn(1, 16, 8, 8)
+    out = torch.relu(block.bn1(block.conv1(x)))
+    out = torch.relu(block.bn2(block.conv2(out)))
+    out = block.bn3(block.conv3(out))
+    torch.testing.assert_close(block(x), torch.relu(out + block.downsample(x)))
+    assert block(x).shape == (1, 32, 4, 4)
+
+
+def test_densenet121_count_and_channel_growth():
+    with torch.device("meta"):
+        model = densenet121()
+        assert count_parameters(model) == 7_978_856  # torchvision, DenseNet121_Weights
+        assert model(torch.empty(1, 3, 224, 224)).shape == (1, 1000)
+    block = DenseBlock(n_layers=3, in_channels=5, growth_rate=4)
+    out = block(torch.randn(2, 5, 6, 6))
+    assert out.shape == (2, 5 + 3 * 4, 6, 6) and block.out_channels == 17
+
+
+def test_unet_original_shapes_and_variants():
+    with torch.device("meta"):
+        original = UNet()
+        assert original(torch.empty(1, 1, 572, 572)).shape == (1, 2, 388, 388)
+    small = UNet(1, 2, base_channels=4, depth=2, padding=1, batch_norm=True)
+    assert small(torch.randn(2, 1, 16, 16)).shape == (2, 2, 16, 16)
+    no_skip = UNet(1, 2, base_channels=4, depth=2, padding=1, skips=False)
+    assert no_skip(torch.randn(2, 1, 16, 16)).shape == (2, 2, 16, 16)
+    assert count_parameters(no_skip) < count_parameters(UNet(1, 2, 4, 2, padding=1))
+
+
+def test_center_crop():
+    x = torch.arange(36.0).view(1, 1, 6, 6)
+    torch.testing.assert_close(center_crop(x, 2, 2), torch.tensor([[[[14.0, 15.0], [20.0, 21.0]]]]))
+    with pytest.raises(ValueError, match="maior"):
+        center_crop(x, 7, 2)
+
+
+def test_convnet_plain_and_residual():
+    torch.manual_seed(0)
+    plain, residual = ConvNet(2, 8, residual=False), ConvNet(2, 8)
+    assert count_parameters(plain) == count_parameters(residual)  # o atalho não tem parâmetros
+    assert plain(torch.randn(3, 64)).shape == residual(torch.randn(3, 1, 8, 8)).shape == (3, 10)

@@ -81,3 +81,52 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:
         y_test=torch.tensor(arrays["y_test"], dtype=torch.int64),
         n_classes=10,
     )
+
+
+@functools.cache
+def load_digits(test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Os dígitos 8×8 do scikit-learn (1.797 imagens, já incluídos no pacote), padronizados
+    (média 0, desvio-padrão 1 no treino) e achatados em 64 atributos; divisão estratificada."""
+    from sklearn.datasets import load_digits as sklearn_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction deve estar entre 0 e 1; recebeu {test_fraction!r}.")
+    bunch = sklearn_digits()
+    x_train, x_test, y_train, y_test = train_test_split(
+        bunch.data.astype(np.float32), bunch.target, test_size=test_fraction,
+        random_state=seed, stratify=bunch.target,
+    )
+    mean, std = x_train.mean(), x_train.std()
+    return Dataset(
+        x_train=torch.tensor((x_train - mean) / std),
+        y_train=torch.tensor(y_train, dtype=torch.int64),
+        x_test=torch.tensor((x_test - mean) / std),
+        y_test=torch.tensor(y_test, dtype=torch.int64),
+        n_classes=10,
+    )
+
+
+def make_shapes(
+    n_images: int, size: int = 32, noise: float = 0.5, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Segmentação sintética: imagens (N, 1, size, size) com 1 a 3 discos e anéis finos sobre
+    ruído gaussiano, e as máscaras binárias (N, size, size) dos objetos (1 = objeto)."""
+    if n_images < 1 or size < 8:
+        raise ValueError("n_images deve ser ≥ 1 e size ≥ 8.")
+    gen = torch.Generator().manual_seed(seed)
+    coords = torch.arange(size, dtype=torch.float32)
+    yy, xx = torch.meshgrid(coords, coords, indexing="ij")  # (size, size)
+    masks = torch.zeros(n_images, size, size)
+    for i in range(n_images):
+        for _ in range(int(torch.randint(1, 4, (1,), generator=gen))):
+            cy, cx = (torch.rand(2, generator=gen) * (size - 8) + 4).tolist()
+            radius = float(torch.rand(1, generator=gen) * size / 6 + 2)
+            dist = ((yy - cy) ** 2 + (xx - cx) ** 2).sqrt()
+            if torch.rand(1, generator=gen) < 0.5:
+                shape = dist <= radius  # disco
+            else:
+                shape = (dist <= radius + 1) & (dist >= radius - 1)  # anel de espessura ~2
+            masks[i][shape] = 1.0
+    images = masks.unsqueeze(1) + noise * torch.randn(n_images, 1, size, size, generator=gen)
+    return images, masks

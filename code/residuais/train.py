@@ -13,7 +13,8 @@ from residuais.data import Dataset
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hiperparâmetros de ``fit`` (SGD com momento, lotes embaralhados com semente fixa)."""
+    """Hiperparâmetros de ``fit``: SGD com momento (ou Adam), lotes embaralhados com semente
+    fixa."""
 
     epochs: int = 10
     lr: float = 0.05
@@ -21,8 +22,11 @@ class TrainConfig:
     batch_size: int = 100
     weight_decay: float = 0.0
     seed: int = 0
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer deve ser 'sgd' ou 'adam'; recebeu {self.optimizer!r}.")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(
                 "epochs deve ser ≥ 1 e batch_size ≥ 2 (o batch norm precisa de lote > 1)."
@@ -44,7 +48,10 @@ class History:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Perda de entropia cruzada média e acurácia de ``model`` em (x, y), em modo de avaliação."""
+    """Perda de entropia cruzada média e acurácia de ``model`` em (x, y), em modo de avaliação.
+
+    Serve também para segmentação: logits (N, C, H, W) e rótulos (N, H, W), acurácia por pixel.
+    """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deviam ser iguais.")
     was_training = model.training
@@ -62,17 +69,22 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
     Devolve cedo, com o histórico até ali, se a perda deixar de ser finita (divergência).
     """
     config = config or TrainConfig()
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.lr, momentum=config.momentum,
-        weight_decay=config.weight_decay,
-    )
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+    else:
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
     generator = torch.Generator().manual_seed(config.seed)
     n = data.x_train.shape[0]
     history = History()
     for _ in range(config.epochs):
         model.train()
         order = torch.randperm(n, generator=generator)
-        total_loss, total_correct = 0.0, 0
+        total_loss, total_correct = 0.0, 0.0
         for start in range(0, n - config.batch_size + 1, config.batch_size):
             idx = order[start : start + config.batch_size]
             logits = model(data.x_train[idx])  # (B, n_classes)
@@ -81,7 +93,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * len(idx)
-            total_correct += (logits.argmax(dim=1) == data.y_train[idx]).sum().item()
+            # fração de acertos (por exemplo ou, em segmentação, por pixel) vezes o lote
+            hits = (logits.argmax(dim=1) == data.y_train[idx]).float().mean().item()
+            total_correct += hits * len(idx)
         seen = (n // config.batch_size) * config.batch_size
         history.train_loss.append(total_loss / seen)
         history.train_acc.append(total_correct / seen)
