@@ -5,11 +5,13 @@ import torch
 
 from residuais.analysis import lag1_autocorrelation
 from residuais.checks import (
+    check_attention,
     check_batch_norm_train,
     check_bottleneck_params,
     check_crop_and_concat,
     check_lag1_autocorrelation,
     check_path_counts,
+    check_pre_ln_block,
     check_preactivation_block,
     check_relu_layer_jacobian,
     check_running_stats_update,
@@ -161,3 +163,32 @@ def test_crop_and_concat_reference_and_mistakes():
         check_crop_and_concat(lambda s, x: torch.cat([s[..., :4, :4], x], dim=1))
     with pytest.raises(AssertionError, match="forma"):
         check_crop_and_concat(lambda s, x: x)
+
+
+def test_attention_reference_and_mistakes():
+    def right(q, k, v):
+        return (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1) @ v
+
+    check_attention(right, thorough=True)
+    with pytest.raises(AssertionError, match="√d"):
+        check_attention(lambda q, k, v: (q @ k.transpose(-2, -1)).softmax(-1) @ v)
+    with pytest.raises(AssertionError, match="último eixo"):
+        check_attention(
+            lambda q, k, v: (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-2) @ v
+        )
+
+
+def test_pre_ln_block_reference_and_mistakes():
+    def right(x, ln1, attn, ln2, ffn):
+        x = x + attn(ln1(x))
+        return x + ffn(ln2(x))
+
+    def post(x, ln1, attn, ln2, ffn):
+        x = ln1(x + attn(x))
+        return ln2(x + ffn(x))
+
+    check_pre_ln_block(right, thorough=True)
+    with pytest.raises(AssertionError, match="pós-LN"):
+        check_pre_ln_block(post)
+    with pytest.raises(AssertionError, match="forma"):
+        check_pre_ln_block(lambda x, *modules: x[:, :1])

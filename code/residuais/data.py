@@ -130,3 +130,15 @@ def make_shapes(
             masks[i][shape] = 1.0
     images = masks.unsqueeze(1) + noise * torch.randn(n_images, 1, size, size, generator=gen)
     return images, masks
+
+
+def make_reversal(
+    n_sequences: int, length: int = 8, vocab_size: int = 10, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tarefa de inversão: sequências de ``length`` símbolos em {0, …, vocab_size − 1} e, como
+    alvo, a mesma sequência de trás para a frente. Devolve (entradas, alvos), int64 (N, T)."""
+    if n_sequences < 1 or length < 2 or vocab_size < 2:
+        raise ValueError("n_sequences ≥ 1, length ≥ 2 e vocab_size ≥ 2 são obrigatórios.")
+    gen = torch.Generator().manual_seed(seed)
+    tokens = torch.randint(0, vocab_size, (n_sequences, length), generator=gen)
+    return tokens, tokens.flip(dims=[1])

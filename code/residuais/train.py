@@ -46,17 +46,26 @@ class History:
     test_acc: list[float] = field(default_factory=list)
 
 
+def _classes_on_dim1(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Põe as classes no eixo 1, como a entropia cruzada do PyTorch espera: sequências vêm como
+    (B, T, V) com rótulos (B, T) e viram (B, V, T); os outros casos já estão assim."""
+    if logits.dim() == 3 and y.dim() == 2:
+        return logits.transpose(1, 2)
+    return logits
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Perda de entropia cruzada média e acurácia de ``model`` em (x, y), em modo de avaliação.
 
-    Serve também para segmentação: logits (N, C, H, W) e rótulos (N, H, W), acurácia por pixel.
+    Serve também para segmentação — logits (N, C, H, W), rótulos (N, H, W), acurácia por pixel —
+    e para sequências — logits (N, T, V), rótulos (N, T), acurácia por posição.
     """
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deviam ser iguais.")
     was_training = model.training
     model.eval()
-    logits = model(x)  # (N, n_classes)
+    logits = _classes_on_dim1(model(x), y)  # (N, n_classes, ...)
     model.train(was_training)
     loss = F.cross_entropy(logits, y).item()
     acc = (logits.argmax(dim=1) == y).float().mean().item()
@@ -87,7 +96,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
         total_loss, total_correct = 0.0, 0.0
         for start in range(0, n - config.batch_size + 1, config.batch_size):
             idx = order[start : start + config.batch_size]
-            logits = model(data.x_train[idx])  # (B, n_classes)
+            logits = _classes_on_dim1(model(data.x_train[idx]), data.y_train[idx])  # (B, V, ...)
             loss = F.cross_entropy(logits, data.y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
