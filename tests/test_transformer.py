@@ -63,6 +63,11 @@ def test_residual_stream_decomposition_is_exact():
         x = block(x)
     torch.testing.assert_close(stream.after_layer(3), x, atol=1e-12, rtol=0)
     torch.testing.assert_close(model.decode(stream.after_layer(3)), model(tokens))
+    states = stream.partial_sums()
+    assert [name for name, _ in states][:3] == ["incorporação", "atenção 1", "FFN 1"]
+    assert len(states) == 1 + 2 * 3
+    torch.testing.assert_close(states[-1][1], stream.after_layer(3))
+    torch.testing.assert_close(states[2][1], stream.after_layer(1))
     with pytest.raises(ValueError, match="pré-LN"):
         TransformerBlock(16, 2, 32, norm_first=False).sublayer_writes(torch.randn(1, 2, 16))
 

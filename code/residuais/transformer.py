@@ -141,6 +141,18 @@ class ResidualStream:
     attn_writes: list[torch.Tensor] = field(default_factory=list)
     ffn_writes: list[torch.Tensor] = field(default_factory=list)
 
+    def partial_sums(self) -> list[tuple[str, torch.Tensor]]:
+        """O fluxo depois de cada escrita, em ordem: a incorporação, depois da atenção 1, depois
+        da FFN 1, …; cada item é (rótulo em português, tensor (B, T, C))."""
+        states = [("incorporação", self.embedding)]
+        total = self.embedding
+        for layer, (attn, ffn) in enumerate(zip(self.attn_writes, self.ffn_writes, strict=True), 1):
+            total = total + attn
+            states.append((f"atenção {layer}", total))
+            total = total + ffn
+            states.append((f"FFN {layer}", total))
+        return states
+
     def after_layer(self, n_layers: int) -> torch.Tensor:
         """O fluxo depois de ``n_layers`` blocos: a incorporação mais tudo o que foi escrito."""
         total = self.embedding
