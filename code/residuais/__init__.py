@@ -1,4 +1,4 @@
-"""Código compartilhado do livro «Conexões residuais».
+"""Código compartilhado do livro “Conexões residuais”.
 
 Cada módulo trata de um conceito só:
 

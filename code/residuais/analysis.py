@@ -46,7 +46,7 @@ def activation_gradient_norms(
     model: nn.Module, layers: Sequence[nn.Module], x: torch.Tensor, y: torch.Tensor
 ) -> list[float]:
     """Norma de ∂L/∂h_k, o sinal que volta pela retropropagação, na saída de cada módulo de
-    ``layers`` (na ordem dada), com L a entropia cruzada média no lote (x, y)."""
+    ``layers`` (na ordem dada), sendo L a entropia cruzada média no lote (x, y)."""
     with captured_outputs(layers) as outputs:
         loss = F.cross_entropy(model(x), y)
     if len(outputs) != len(layers):

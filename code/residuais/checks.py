@@ -28,20 +28,20 @@ def _call(fn: Callable[..., Any], case: str, *args: Any) -> Any:
         return fn(*args)
     except Exception as exc:  # o erro é do código do estudante: explicamos e repassamos
         raise AssertionError(
-            f"Sua função levantou {type(exc).__name__} no caso «{case}»: {exc}"
+            f"Sua função levantou {type(exc).__name__} no caso “{case}”: {exc}"
         ) from exc
 
 
 def _as_float(value: Any, case: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            _fail(f"No caso «{case}» esperava um número, mas recebeu um tensor de forma "
+            _fail(f"No caso “{case}” esperava um número, mas recebeu um tensor de forma "
                   f"{tuple(value.shape)}.")
         return float(value.item())
     try:
         return float(value)
     except (TypeError, ValueError):
-        _fail(f"No caso «{case}» esperava um número, mas recebeu {type(value).__name__}.")
+        _fail(f"No caso “{case}” esperava um número, mas recebeu {type(value).__name__}.")
         raise  # inalcançável: _fail sempre levanta
 
 
@@ -71,7 +71,7 @@ def check_lag1_autocorrelation(fn: Callable[[torch.Tensor], Any], thorough: bool
             uncentered = (signal[:-1] * signal[1:]).sum() / (signal * signal).sum()
             if abs(got - uncentered.item()) < 1e-4:
                 hint = " Parece que a média não foi subtraída antes de multiplicar."
-            _fail(f"No caso «{case}» sua função devolveu {got:.4f}, mas o valor correto é "
+            _fail(f"No caso “{case}” sua função devolveu {got:.4f}, mas o valor correto é "
                   f"{expected:.4f} (tolerância 1e-4).{hint}")
 
 
@@ -95,15 +95,15 @@ def check_relu_layer_jacobian(
         case = f"W com forma ({m}, {n})"
         got = _call(fn, case, weight.clone(), bias.clone(), h.clone())
         if not isinstance(got, torch.Tensor):
-            _fail(f"No caso «{case}» esperava um torch.Tensor, recebeu {type(got).__name__}.")
+            _fail(f"No caso “{case}” esperava um torch.Tensor, recebeu {type(got).__name__}.")
         if tuple(got.shape) != (m, n):
-            _fail(f"No caso «{case}» o Jacobiano deve ter forma ({m}, {n}) — saídas × entradas —, "
+            _fail(f"No caso “{case}” o Jacobiano deve ter forma ({m}, {n}) — saídas × entradas —, "
                   f"mas tem forma {tuple(got.shape)}.")
         expected = relu_layer_jacobian_reference(weight, bias, h)
         if not torch.allclose(got.to(torch.float64), expected, atol=1e-5):
             rows = (got.to(torch.float64) - expected).abs().sum(dim=1).nonzero().flatten().tolist()
-            _fail(f"No caso «{case}» o Jacobiano está errado nas linhas {rows}. Lembre que a "
-                  f"linha i é zero quando a pré-ativação z_i = (W h + b)_i é negativa.")
+            _fail(f"No caso “{case}” o Jacobiano está errado nas linhas {rows}. Lembre-se de que a "
+                  f"linha i é zero quando a pré-ativação z_i = (W h + b)_i é negativa ou nula.")
 
 
 def check_path_counts(fn: Callable[[int], Any], thorough: bool = False) -> None:
@@ -116,11 +116,11 @@ def check_path_counts(fn: Callable[[int], Any], thorough: bool = False) -> None:
         case = f"K = {n_blocks}"
         got = _call(fn, case, n_blocks)
         if not (isinstance(got, tuple | list) and len(got) == 2):
-            _fail(f"No caso «{case}» esperava um par (total, por_bloco); recebeu {got!r}.")
+            _fail(f"No caso “{case}” esperava um par (total, por_bloco); recebeu {got!r}.")
         total, per_block = got
         paths = enumerate_paths(n_blocks)
         if _as_float(total, case) != len(paths):
-            _fail(f"No caso «{case}» o total de caminhos é {len(paths)}; sua função devolveu "
+            _fail(f"No caso “{case}” o total de caminhos é {len(paths)}; sua função devolveu "
                   f"{total}. Cada bloco pode ser atravessado pelo ramo ou pulado pelo atalho.")
         expected = [sum(k in p for p in paths) for k in range(1, n_blocks + 1)]
         got_list = [_as_float(v, case) for v in per_block]
@@ -130,7 +130,7 @@ def check_path_counts(fn: Callable[[int], Any], thorough: bool = False) -> None:
                 hint = (" Você contou 2^(K−k), os caminhos que começam *depois* do bloco k (os "
                         "termos de ∂y/∂h_k); a pergunta é quantos caminhos da entrada à saída "
                         "passam pelo bloco k.")
-            _fail(f"No caso «{case}» os caminhos por bloco deviam ser {expected}; sua função "
+            _fail(f"No caso “{case}” os caminhos por bloco deviam ser {expected}; sua função "
                   f"devolveu {[int(v) for v in got_list]}.{hint}")
 
 
@@ -157,9 +157,9 @@ def check_preactivation_block(
                 expected = block(h)
                 got = _call(fn, case, h.clone(), norm, linear)
             if not isinstance(got, torch.Tensor):
-                _fail(f"No caso «{case}» esperava um torch.Tensor, recebeu {type(got).__name__}.")
+                _fail(f"No caso “{case}” esperava um torch.Tensor, recebeu {type(got).__name__}.")
             if got.shape != expected.shape:
-                _fail(f"No caso «{case}» a saída deve ter a forma da entrada, {tuple(h.shape)}, "
+                _fail(f"No caso “{case}” a saída deve ter a forma da entrada, {tuple(h.shape)}, "
                       f"mas tem forma {tuple(got.shape)}.")
             if not torch.allclose(got, expected, atol=1e-5):
                 with torch.no_grad():
@@ -170,7 +170,7 @@ def check_preactivation_block(
                     hint = " Faltou somar a entrada h (o atalho)."
                 elif torch.allclose(got, wrong_order, atol=1e-5):
                     hint = " A ordem do ramo é BN → ReLU → linear, não BN → linear → ReLU."
-                _fail(f"No caso «{case}» a saída difere da referência (erro máximo "
+                _fail(f"No caso “{case}” a saída difere da referência (erro máximo "
                       f"{(got - expected).abs().max().item():.3g}).{hint}")
 
 
@@ -187,11 +187,11 @@ def check_variance_after_blocks(fn: Callable[..., Any], thorough: bool = False) 
         if not abs(got - expected) <= 1e-9 * max(1.0, abs(expected)):
             hint = ""
             if abs(got - var0 * (1 + alpha) ** n_blocks) <= 1e-9 * max(1.0, abs(got)):
-                hint = " A variância de α·f escala com α², não com α."
+                hint = " A variância de α·f é proporcional a α², não a α."
             elif abs(got - var0 * (1 + n_blocks * alpha**2)) <= 1e-9 * max(1.0, abs(got)):
                 hint = (" Isso é crescimento linear (o caso em que o ramo tem variância fixa, "
                         "como com batch norm); aqui Var[f_k] acompanha Var[h_{k-1}].")
-            _fail(f"No caso «{case}» a variância deveria ser {expected:.6g}; sua função devolveu "
+            _fail(f"No caso “{case}” a variância deveria ser {expected:.6g}; sua função devolveu "
                   f"{got:.6g}.{hint}")
 
 
@@ -210,7 +210,7 @@ def check_scaled_residual(fn: Callable[..., Any], thorough: bool = False) -> Non
             expected = (h + alpha * branch(h)) / (1 + alpha**2) ** 0.5
             got = _call(fn, case, h.clone(), branch, alpha)
         if not isinstance(got, torch.Tensor) or got.shape != h.shape:
-            _fail(f"No caso «{case}» esperava um tensor de forma {tuple(h.shape)}; recebeu "
+            _fail(f"No caso “{case}” esperava um tensor de forma {tuple(h.shape)}; recebeu "
                   f"{getattr(got, 'shape', type(got).__name__)}.")
         if not torch.allclose(got, expected, atol=1e-5):
             with torch.no_grad():
@@ -221,7 +221,7 @@ def check_scaled_residual(fn: Callable[..., Any], thorough: bool = False) -> Non
                 hint = " Faltou dividir por √(1 + α²)."
             elif torch.allclose(got, by_sqrt2, atol=1e-5):
                 hint = " O fator de correção depende de α: √(1 + α²), que só vale √2 quando α = 1."
-            _fail(f"No caso «{case}» a saída difere da referência.{hint}")
+            _fail(f"No caso “{case}” a saída difere da referência.{hint}")
     if thorough:  # uma pilha de 30 blocos deve manter a variância
         torch.manual_seed(1)
         h = torch.randn(512, 64)
@@ -231,7 +231,7 @@ def check_scaled_residual(fn: Callable[..., Any], thorough: bool = False) -> Non
                 h = fn(h, ResidualBlock(64, batch_norm=False).branch, 1.0)
         ratio = h.var().item() / var0
         if not 0.5 < ratio < 2.0:
-            _fail(f"Depois de 30 blocos a variância mudou por um fator {ratio:.3g}; deveria "
+            _fail(f"Depois de 30 blocos a variância foi multiplicada por {ratio:.3g}; deveria "
                   f"ficar perto de 1.")
 
 
@@ -252,7 +252,7 @@ def check_batch_norm_train(fn: Callable[..., Any], thorough: bool = False) -> No
         got = _call(fn, case, x.clone(), gamma.clone(), beta.clone(), eps)
         expected = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-            _fail(f"No caso «{case}» esperava um tensor de forma {tuple(x.shape)}; recebeu "
+            _fail(f"No caso “{case}” esperava um tensor de forma {tuple(x.shape)}; recebeu "
                   f"{getattr(got, 'shape', type(got).__name__)}.")
         if not torch.allclose(got.double(), expected, atol=1e-5):
             mean, std = x.mean(0), x.std(0, unbiased=False)
@@ -264,7 +264,7 @@ def check_batch_norm_train(fn: Callable[..., Any], thorough: bool = False) -> No
                         "o batch norm usa a viesada: x.var(dim=0, unbiased=False).")
             elif torch.allclose(got.double(), lecture, atol=1e-5):
                 hint = " Use √(σ² + ε), como o PyTorch, e não σ + ε."
-            _fail(f"No caso «{case}» a saída difere da do PyTorch (erro máximo "
+            _fail(f"No caso “{case}” a saída difere da do PyTorch (erro máximo "
                   f"{(got.double() - expected).abs().max().item():.3g}).{hint}")
 
 
@@ -284,7 +284,7 @@ def check_running_stats_update(fn: Callable[..., Any], thorough: bool = False) -
         bn(x)
         got = _call(fn, case, start_mean.clone(), start_var.clone(), x.clone(), momentum)
         if not (isinstance(got, tuple | list) and len(got) == 2):
-            _fail(f"No caso «{case}» esperava um par (média, variância); recebeu "
+            _fail(f"No caso “{case}” esperava um par (média, variância); recebeu "
                   f"{type(got).__name__}.")
         mean, var = (torch.as_tensor(v, dtype=torch.float64) for v in got)
         if not torch.allclose(mean, bn.running_mean, atol=1e-6):
@@ -293,7 +293,7 @@ def check_running_stats_update(fn: Callable[..., Any], thorough: bool = False) -
             if momentum != 0.5 and torch.allclose(mean, swapped, atol=1e-6):
                 hint = (" No PyTorch, momentum é o peso da estatística *nova*: "
                         "(1 − momentum)·antiga + momentum·nova.")
-            _fail(f"No caso «{case}» a média móvel deveria ser {bn.running_mean.tolist()}; "
+            _fail(f"No caso “{case}” a média móvel deveria ser {bn.running_mean.tolist()}; "
                   f"sua função devolveu {mean.tolist()}.{hint}")
         if not torch.allclose(var, bn.running_var, atol=1e-6):
             biased = (1 - momentum) * start_var + momentum * x.var(0, unbiased=False)
@@ -301,7 +301,7 @@ def check_running_stats_update(fn: Callable[..., Any], thorough: bool = False) -
             if torch.allclose(var, biased, atol=1e-6):
                 hint = (" A média móvel do PyTorch usa a variância *não viesada* do lote "
                         "(divide por n − 1).")
-            _fail(f"No caso «{case}» a variância móvel deveria ser {bn.running_var.tolist()}; "
+            _fail(f"No caso “{case}” a variância móvel deveria ser {bn.running_var.tolist()}; "
                   f"sua função devolveu {var.tolist()}.{hint}")
 
 
@@ -319,7 +319,7 @@ def check_bottleneck_params(fn: Callable[[int], Any], thorough: bool = False) ->
             hint = ""
             if got == convs:
                 hint = " Faltaram os parâmetros γ e β dos três batch norms."
-            _fail(f"No caso «{case}» o bloco tem {expected} parâmetros; sua função devolveu "
+            _fail(f"No caso “{case}” o bloco tem {expected} parâmetros; sua função devolveu "
                   f"{int(got)}.{hint}")
 
 
@@ -340,7 +340,7 @@ def check_crop_and_concat(fn: Callable[..., Any], thorough: bool = False) -> Non
         expected = torch.cat([center_crop(skip, *x_shape[-2:]), x], dim=1)
         got = _call(fn, case, skip.clone(), x.clone())
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            _fail(f"No caso «{case}» a saída deve ter forma {tuple(expected.shape)}; recebeu "
+            _fail(f"No caso “{case}” a saída deve ter forma {tuple(expected.shape)}; recebeu "
                   f"{getattr(got, 'shape', type(got).__name__)}.")
         if not torch.equal(got, expected):
             hint = ""
@@ -348,7 +348,7 @@ def check_crop_and_concat(fn: Callable[..., Any], thorough: bool = False) -> Non
                 hint = " A ordem pedida é [skip, x]."
             elif torch.equal(got[:, : skip_shape[1]], skip[..., : x_shape[-2], : x_shape[-1]]):
                 hint = " O recorte deve ser no centro, não no canto superior esquerdo."
-            _fail(f"No caso «{case}» os valores diferem da referência.{hint}")
+            _fail(f"No caso “{case}” os valores diferem da referência.{hint}")
 
 
 def check_attention(fn: Callable[..., Any], thorough: bool = False) -> None:
@@ -366,7 +366,7 @@ def check_attention(fn: Callable[..., Any], thorough: bool = False) -> None:
         if isinstance(got, tuple):
             got = got[0]
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            _fail(f"No caso «{case}» a saída deve ter forma {tuple(expected.shape)}; recebeu "
+            _fail(f"No caso “{case}” a saída deve ter forma {tuple(expected.shape)}; recebeu "
                   f"{getattr(got, 'shape', type(got).__name__)}.")
         if not torch.allclose(got.double(), expected, atol=1e-6):
             hint = ""
@@ -376,7 +376,7 @@ def check_attention(fn: Callable[..., Any], thorough: bool = False) -> None:
                 hint = " Faltou dividir os escores por √d."
             elif torch.allclose(got.double(), wrong_axis, atol=1e-6):
                 hint = " O softmax é sobre as chaves (último eixo): cada linha deve somar 1."
-            _fail(f"No caso «{case}» a saída difere da referência.{hint}")
+            _fail(f"No caso “{case}” a saída difere da referência.{hint}")
 
 
 def check_pre_ln_block(fn: Callable[..., Any], thorough: bool = False) -> None:
@@ -398,7 +398,7 @@ def check_pre_ln_block(fn: Callable[..., Any], thorough: bool = False) -> None:
             expected = block(x)
             got = _call(fn, case, x.clone(), block.ln1, block.attn, block.ln2, block.ffn)
         if not isinstance(got, torch.Tensor) or got.shape != x.shape:
-            _fail(f"No caso «{case}» a saída deve ter a forma da entrada, {tuple(x.shape)}; "
+            _fail(f"No caso “{case}” a saída deve ter a forma da entrada, {tuple(x.shape)}; "
                   f"recebeu {getattr(got, 'shape', type(got).__name__)}.")
         if not torch.allclose(got, expected, atol=1e-5):
             hint = ""
@@ -409,4 +409,4 @@ def check_pre_ln_block(fn: Callable[..., Any], thorough: bool = False) -> None:
             if torch.allclose(got, post, atol=1e-5):
                 hint = (" Isso é o bloco pós-LN (normaliza depois da soma); no pré-LN o LN vem "
                         "antes de cada subcamada e o fluxo residual não é normalizado.")
-            _fail(f"No caso «{case}» a saída difere da referência.{hint}")
+            _fail(f"No caso “{case}” a saída difere da referência.{hint}")

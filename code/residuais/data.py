@@ -1,4 +1,5 @@
-"""Conjuntos de dados do livro, todos gerados localmente e com semente fixa (nada é baixado).
+"""Conjuntos de dados do livro, todos disponíveis localmente (gerados com semente fixa ou já
+incluídos nos pacotes; nada é baixado).
 
 MNIST-1D (Greydanus e Kobak) é gerado pelo pacote ``mnist1d``: sequências de 40 pontos, 10
 classes. Gerar 5.000 exemplos leva alguns segundos, então o resultado é guardado num cache em

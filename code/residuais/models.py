@@ -464,7 +464,8 @@ class DenseBlock(nn.Module):
 
 class Transition(nn.Sequential):
     """Transição entre blocos densos: BN → ReLU → conv1×1 (comprime os canais) → média 2×2
-    (reduz a resolução). A concatenação exige mesma resolução, por isso ela fica fora dos blocos."""
+    (reduz a resolução). A concatenação exige a mesma resolução; por isso a transição fica fora
+    dos blocos."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(

@@ -1,4 +1,4 @@
-"""Estilo das figuras do livro: uma paleta (Okabe–Ito, segura para daltonismo), rótulos em
+"""Estilo das figuras do livro: uma paleta (Okabe–Ito, adequada para daltônicos), rótulos em
 português e tamanhos legíveis na largura de um celular."""
 
 from __future__ import annotations

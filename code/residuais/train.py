@@ -62,7 +62,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     e para sequências — logits (N, T, V), rótulos (N, T), acurácia por posição.
     """
     if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deviam ser iguais.")
+        raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deveriam ser iguais.")
     was_training = model.training
     model.eval()
     logits = _classes_on_dim1(model(x), y)  # (N, n_classes, ...)
@@ -73,9 +73,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> History:
-    """Treina ``model`` com SGD (momento) e entropia cruzada; devolve o histórico por época.
+    """Treina ``model`` com SGD com momento (ou Adam, conforme ``config.optimizer``) e entropia
+    cruzada; devolve o histórico por época.
 
-    Devolve cedo, com o histórico até ali, se a perda deixar de ser finita (divergência).
+    Interrompe o treino e devolve o histórico até ali se a perda deixar de ser finita.
     """
     config = config or TrainConfig()
     if config.optimizer == "adam":
