@@ -3,24 +3,61 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.instalado
+# MathJax servido pelo próprio site (matemática sem rede): pacote npm com versão e hash fixados
+# em package-lock.json; só o necessário é copiado para _build/static, que o Sphinx publica em _static.
+MATHJAX := _build/static/mathjax/tex-chtml.js
+MATHJAX_FILES := tex-chtml.js output/chtml input/tex/extensions a11y sre ui
+# programas do sistema que os testes do site usam (Debian)
+SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us
 
-.PHONY: book test lab lint clean
+.PHONY: book test lab lint clean mathjax sysdeps bench
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
+$(MATHJAX): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Falta o npm (Node.js), que instala o MathJax: apt-get install npm"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf _build/static/mathjax && mkdir -p _build/static/mathjax
+	cd node_modules/mathjax/es5 && cp -r --parents $(MATHJAX_FILES) $(CURDIR)/_build/static/mathjax/
+
+## mathjax: instala o MathJax 3 (npm) e o prepara para o site
+mathjax: $(MATHJAX)
+
+## sysdeps: instala (como root, com apt-get) o Chromium, o ChromeDriver e o hunspell, se faltarem
+sysdeps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v hunspell >/dev/null || missing="$$missing hunspell"; \
+	test -f /usr/share/hunspell/pt_BR.dic || missing="$$missing hunspell-pt-br"; \
+	test -f /usr/share/hunspell/en_US.dic || missing="$$missing hunspell-en-us"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Instalando pacotes do sistema: $(SYSTEM_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	  else \
+	    echo "Faltam programas do sistema:$$missing. Instale com: sudo apt-get install$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
 ## book: constrói o site em _build/html (avisos contam como erros)
-book: $(STAMP)
+book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "Site pronto: abra $(CURDIR)/_build/html/index.html"
 	@echo "ou sirva com: $(BIN)/python -m http.server -d _build/html"
 
-## test: ruff e todos os testes (unidades, nbval nos capítulos, construção do site, otter)
-test: $(STAMP)
+## test: ruff e todos os testes (unidades, nbval, site, otter, navegador, ortografia, acessibilidade)
+test: $(STAMP) $(MATHJAX) sysdeps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## bench: executa cada capítulo num kernel novo e constrói o site, contra os orçamentos de tempo
+bench: $(STAMP) $(MATHJAX)
+	$(BIN)/python -m residuais.bench
 
 ## lab: abre o JupyterLab nos capítulos
 lab: $(STAMP)

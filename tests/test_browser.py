@@ -1,0 +1,251 @@
+"""O site num navegador de verdade: Chromium sem interface, sem acesso à rede.
+
+O site construído é servido em 127.0.0.1 e cada página do sumário é aberta em largura de
+computador (1280 px) e de celular (390 px). O Chromium sai com um proxy inexistente e com a
+resolução de nomes desligada, de modo que qualquer pedido para fora do computador falha; além
+disso, o registro de rede do navegador é lido e qualquer pedido que não seja para 127.0.0.1
+reprova o teste. Assim se confere que a matemática é desenhada só com o MathJax do próprio site.
+
+As capturas de tela (a página inteira, até 16 000 px de altura) ficam em ``_build/screenshots/``
+(``<página>-1280.png`` e ``<página>-390.png``), com os números de cada página em ``resumo.json``.
+Sem o Chromium e o ChromeDriver o teste falha (não é pulado): ``make sysdeps`` os instala.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, toc_files
+
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+WIDTHS = {"1280": (1280, 900, False), "390": (390, 844, True)}  # largura: (w, h, celular?)
+MAX_SCREENSHOT_HEIGHT = 16000  # px: o Chromium não captura além disso de uma vez
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
+    # bloqueio da rede: todo pedido que não vai para o próprio computador passa por um proxy que
+    # não existe (127.0.0.1 e localhost são sempre acessados direto) e nomes não são resolvidos
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+# pedidos internos do navegador, que não saem do computador
+INTERNAL_SCHEMES = ("data:", "blob:", "about:", "chrome:", "chrome-extension:", "devtools:")
+
+
+def _find(*names: str) -> str:
+    for name in names:
+        if path := shutil.which(name):
+            return path
+    pytest.fail(f"Não achei {' nem '.join(names)}: o teste no navegador precisa do Chromium e do "
+                "ChromeDriver do Debian. Instale com `make sysdeps` "
+                "(apt-get install chromium chromium-driver).")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # silencioso: sem uma linha por pedido
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    """Serve o site construído em 127.0.0.1, numa porta livre."""
+    html, _ = built_site
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_QuietHandler, directory=str(html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Um Chromium sem interface, com perfil novo e sem acesso à rede."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = _find("chromium", "chromium-browser")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
+    options.add_argument("--window-size=1280,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(_find("chromedriver")), options=options)
+    driver.set_page_load_timeout(60)
+    driver.set_script_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _set_width(driver, width: str) -> None:
+    w, h, mobile = WIDTHS[width]
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": w, "height": h, "deviceScaleFactor": 1, "mobile": mobile})
+
+
+def _open(driver, url: str) -> None:
+    """Abre a página, descarta os registros anteriores e espera o MathJax terminar."""
+    driver.get_log("browser")
+    driver.get_log("performance")
+    driver.get(url)
+    state = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const hasMathJax = [...document.scripts].some(s => s.src.includes('mathjax'));
+        const finish = () => {
+            if (!hasMathJax) return done('sem MathJax');
+            if (!(window.MathJax && MathJax.startup && MathJax.startup.promise))
+                return done('o MathJax não carregou');
+            MathJax.startup.promise.then(() => done('ok'), e => done('erro: ' + e));
+        };
+        if (document.readyState === 'complete') finish();
+        else window.addEventListener('load', finish);
+    """)
+    assert state in ("ok", "sem MathJax"), f"{url}: {state}"
+
+
+def _console_errors(driver) -> list[str]:
+    """Erros no console (o pedido automático de /favicon.ico não conta: não é da página)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]]
+
+
+def _requested_urls(driver) -> list[str]:
+    urls = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+        elif message["method"] == "Network.webSocketCreated":
+            urls.append(message["params"]["url"])
+    return urls
+
+
+def _outside(urls: list[str], site_url: str) -> list[str]:
+    return sorted({u for u in urls if not u.startswith(site_url)
+                   and not u.startswith(INTERNAL_SCHEMES)})
+
+
+def _screenshot(driver, path: Path, width: str) -> None:
+    """Captura a página inteira (até MAX_SCREENSHOT_HEIGHT px): a janela emulada cresce até a
+    altura da página, para que o navegador desenhe tudo, e depois volta ao tamanho da tela."""
+    w, _, mobile = WIDTHS[width]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": w, "height": min(height, MAX_SCREENSHOT_HEIGHT), "deviceScaleFactor": 1,
+        "mobile": mobile})
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    _set_width(driver, width)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def _record(name: str, values: dict) -> None:
+    """Guarda os números da página em _build/screenshots/resumo.json (para o relatório)."""
+    path = SCREENSHOTS / "resumo.json"
+    summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    summary[name] = values
+    path.write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+PAGE_STATE = """
+const article = document.querySelector('article.bd-article') || document.body;
+const imgs = [...article.querySelectorAll('img')];
+const solutions = [...document.querySelectorAll('.solution.dropdown')];
+const body = el => [...el.children].filter(c => !c.classList.contains('admonition-title'));
+const visible = el => el.checkVisibility({checkVisibilityCSS: true});
+return {
+    lang: document.documentElement.lang,
+    mathSource: article.querySelectorAll('.math').length,
+    mathRendered: article.querySelectorAll('mjx-container').length,
+    mathErrors: [...article.querySelectorAll('mjx-merror')].map(e => e.textContent),
+    images: imgs.length,
+    brokenImages: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    solutions: solutions.length,
+    openSolutions: solutions.filter(s => body(s).some(visible)).map(s => s.id),
+    openCodeToggles: [...article.querySelectorAll('details.hide')].filter(d => d.open).length,
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    bytes: [...performance.getEntriesByType('navigation'),
+            ...performance.getEntriesByType('resource')]
+        .reduce((total, entry) => total + (entry.encodedBodySize || 0), 0),
+};
+"""
+
+CLICK_FIRST_SOLUTION = """
+const solution = document.querySelector('.solution.dropdown');
+const body = [...solution.children].filter(c => !c.classList.contains('admonition-title'));
+solution.querySelector('.admonition-title').click();
+return body.length > 0 && body.every(c => c.checkVisibility({checkVisibilityCSS: true}));
+"""
+
+
+@pytest.mark.parametrize("page", toc_files(), ids=lambda name: Path(name).name)
+def test_page_in_the_browser(browser, site_url, page):
+    url = f"{site_url}{page}.html"
+    name = Path(page).name
+    requested: list[str] = []
+    for width in WIDTHS:
+        _set_width(browser, width)
+        _open(browser, url)
+        state = browser.execute_script(PAGE_STATE)
+        errors = _console_errors(browser)
+        requested += _requested_urls(browser)
+        _screenshot(browser, SCREENSHOTS / f"{name}-{width}.png", width)
+
+        where = f"{name} ({width} px)"
+        assert not errors, f"{where}: erros no console:\n" + "\n".join(errors)
+        assert state["lang"] == "pt-BR"
+        if state["mathSource"]:
+            assert state["mathRendered"] >= state["mathSource"] > 0, (
+                f"{where}: {state['mathSource']} fórmulas no HTML, "
+                f"{state['mathRendered']} desenhadas pelo MathJax")
+        assert not state["mathErrors"], f"{where}: erros do MathJax: {state['mathErrors']}"
+        assert not state["brokenImages"], f"{where}: imagens que não carregaram: " + \
+            ", ".join(state["brokenImages"])
+        assert not state["openSolutions"], f"{where}: soluções abertas: {state['openSolutions']}"
+        assert state["openCodeToggles"] == 0, f"{where}: código de solução visível"
+        assert state["overflow"] <= 1, (
+            f"{where}: a página rola na horizontal ({state['overflow']} px a mais)")
+
+    if state["solutions"]:
+        assert browser.execute_script(CLICK_FIRST_SOLUTION), (
+            f"{name}: a solução não abriu com um clique")
+    if Path(page).name.startswith(tuple("0123456789")):
+        assert state["images"] > 0 and state["mathRendered"] > 0 and state["solutions"] >= 4
+    requested += _requested_urls(browser)
+    _record(name, {key: state[key] for key in ("mathRendered", "images", "solutions", "bytes")})
+    assert url in requested
+    outside = _outside(requested, site_url)
+    assert not outside, f"{name}: pedidos para fora do computador:\n" + "\n".join(outside)
+
+
+def test_front_page_redirects_to_the_introduction(browser, site_url):
+    _set_width(browser, "1280")
+    _open(browser, site_url)
+    assert browser.current_url == f"{site_url}book/intro.html"
+    assert not _console_errors(browser)
+
+
+def test_network_is_really_blocked(browser, site_url):
+    """Controle do próprio teste: um recurso de fora não carrega e aparece no registro."""
+    _set_width(browser, "1280")
+    _open(browser, f"{site_url}book/intro.html")
+    loaded = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const img = new Image();
+        img.onload = () => done(true);
+        img.onerror = () => done(false);
+        img.src = 'https://example.org/figura.png';
+    """)
+    assert loaded is False
+    assert _outside(_requested_urls(browser), site_url) == ["https://example.org/figura.png"]
+    browser.get_log("browser")  # o erro esperado não vaza para o próximo teste
