@@ -59,6 +59,17 @@ test: $(STAMP) $(MATHJAX) sysdeps
 bench: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m residuais.bench
 
+.PHONY: release grade
+
+## release: gera, para cada capítulo, o notebook do estudante e o corretor em release/
+release: $(STAMP)
+	$(BIN)/python -m residuais.coursework release
+
+## grade: corrige as entregas de uma pasta (make grade DIR=entregas [ARGS="--timeout 300"])
+grade: $(STAMP)
+	@test -n "$(DIR)" || { echo "Diga a pasta das entregas: make grade DIR=entregas"; exit 2; }
+	$(BIN)/python -m residuais.coursework grade "$(DIR)" $(ARGS)
+
 ## lab: abre o JupyterLab nos capítulos
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
