@@ -61,6 +61,8 @@ UNKNOWN_CHAPTER = "capítulo desconhecido"
 TIMED_OUT = "tempo esgotado"
 GRADER_ERROR = "erro na correção"
 
+WORKER_COMMAND = "_worker"  # o subcomando interno que corrige uma entrega num subprocesso
+
 CHECK_CALL = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
 OTTER_INIT = re.compile(r"""otter\.Notebook\(\s*["']([^"']+?)(?:\.ipynb)?["']\s*\)""")
 
@@ -681,7 +683,7 @@ def _run_worker(
     token = uuid.uuid4().hex
     env = {**os.environ, "RESIDUAIS_GRADING": token, "MPLBACKEND": "Agg",
            "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "residuais.coursework", "_worker", str(notebook),
+    command = [sys.executable, "-m", "residuais.coursework", WORKER_COMMAND, str(notebook),
                str(autograder), str(output), "--cell-timeout", str(cell_timeout)]
     log = notebook.with_suffix(".log")
     with open(log, "w", encoding="utf-8") as log_file:
@@ -984,7 +986,45 @@ def _worker(notebook: Path, autograder: Path, output: Path, cell_timeout: float)
 # --------------------------------------------------------------------------------------------
 
 
+# as mensagens do próprio argparse (ele as passa pelo gettext), em português
+ARGPARSE_PT = {
+    "usage: ": "uso: ",
+    "positional arguments": "argumentos",
+    "options": "opções",
+    "show this help message and exit": "mostra esta ajuda e sai",
+    "argument %(argument_name)s: %(message)s": "argumento %(argument_name)s: %(message)s",
+    "unrecognized arguments: %s": "argumentos não reconhecidos: %s",
+    "the following arguments are required: %s": "faltam os argumentos: %s",
+    "expected one argument": "falta o valor",
+    "ambiguous option: %(option)s could match %(matches)s":
+        "opção ambígua: %(option)s pode ser %(matches)s",
+    "invalid %(type)s value: %(value)r": "valor inválido (%(type)s): %(value)r",
+    "invalid choice: %(value)r (choose from %(choices)s)":
+        "comando inválido: %(value)r (escolha entre %(choices)s)",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: erro: %(message)s\n",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    translate = argparse._  # type: ignore[attr-defined]
+    argparse._ = lambda text: ARGPARSE_PT.get(text, text)  # type: ignore[attr-defined]
+    try:
+        return _main(argv)
+    finally:
+        argparse._ = translate  # type: ignore[attr-defined]
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [WORKER_COMMAND]:  # interno: o subprocesso de uma correção
+        worker = argparse.ArgumentParser(prog=f"python -m residuais.coursework {WORKER_COMMAND}")
+        worker.add_argument("notebook", type=Path)
+        worker.add_argument("autograder", type=Path)
+        worker.add_argument("output", type=Path)
+        worker.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT)
+        args = worker.parse_args(argv[1:])
+        return _worker(args.notebook, args.autograder, args.output, args.cell_timeout)
+
     parser = argparse.ArgumentParser(
         prog="python -m residuais.coursework",
         description="Liberação dos trabalhos para os estudantes e correção automática.",
@@ -992,35 +1032,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="comando")
     rel = commands.add_parser("release", help="gera os notebooks dos estudantes e os corretores",
                               description="Roda o otter assign em cada capítulo do _toc.yml.")
-    rel.add_argument("--out", type=Path, default=Path("release"),
+    rel.add_argument("--out", type=Path, default=Path("release"), metavar="PASTA",
                      help="pasta da liberação (padrão: release)")
     gra = commands.add_parser("grade", help="corrige uma pasta de entregas",
                               description="Corrige cada arquivo da pasta com o otter run (sem "
                               "Docker) e escreve notas.csv e as devolutivas.")
-    gra.add_argument("submissions", type=Path, metavar="PASTA",
+    gra.add_argument("submissions", type=Path, metavar="ENTREGAS",
                      help="pasta com as entregas (.ipynb)")
-    gra.add_argument("--release", type=Path, default=Path("release"),
+    gra.add_argument("--release", type=Path, default=Path("release"), metavar="PASTA",
                      help="pasta da liberação (padrão: release)")
-    gra.add_argument("--out", type=Path, default=None,
-                     help="pasta dos resultados (padrão: PASTA-correcao, ao lado de PASTA)")
-    gra.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    gra.add_argument("--out", type=Path, default=None, metavar="PASTA",
+                     help="pasta dos resultados (padrão: ENTREGAS-correcao, ao lado de ENTREGAS)")
+    gra.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
                      help=f"limite por entrega, em segundos (padrão: {DEFAULT_TIMEOUT:g})")
-    gra.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT,
+    gra.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT, metavar="S",
                      help="limite por célula, em segundos; a célula é interrompida e a correção "
                      f"continua (padrão: {DEFAULT_CELL_TIMEOUT:g})")
-    gra.add_argument("--jobs", type=int, default=None,
+    gra.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="entregas corrigidas ao mesmo tempo (padrão: até 2)")
     gra.add_argument("--hide-hidden", action="store_true",
                      help="não transcreve nas devolutivas as mensagens dos testes ocultos")
-    work = commands.add_parser("_worker", help=argparse.SUPPRESS)
-    work.add_argument("notebook", type=Path)
-    work.add_argument("autograder", type=Path)
-    work.add_argument("output", type=Path)
-    work.add_argument("--cell-timeout", type=float, default=DEFAULT_CELL_TIMEOUT)
     args = parser.parse_args(argv)
 
-    if args.command == "_worker":
-        return _worker(args.notebook, args.autograder, args.output, args.cell_timeout)
     try:
         if args.command == "release":
             start = time.perf_counter()
@@ -1031,6 +1064,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.timeout <= 0 or args.cell_timeout <= 0:
             raise CourseworkError("Os limites de tempo devem ser positivos.")
+        if args.jobs is not None and args.jobs < 1:
+            raise CourseworkError("--jobs deve ser pelo menos 1.")
         start = time.perf_counter()
         print(f"Corrigindo {args.submissions}/ ...")
         results = grade(args.submissions, args.release, args.out, args.timeout,
