@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from residuais import book
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -13,16 +14,12 @@ BIN = Path(sys.executable).parent
 
 def toc_files() -> list[str]:
     """Os documentos do _toc.yml, na ordem (sem extensão), começando pela raiz."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part["chapters"]]
-    return files
+    return book.toc_files(ROOT)
 
 
 def chapter_notebooks() -> list[Path]:
     """Os capítulos (notebooks) listados no _toc.yml."""
-    return [ROOT / f"{f}.ipynb" for f in toc_files() if (ROOT / f"{f}.ipynb").exists()]
+    return book.chapter_notebooks(ROOT)
 
 
 @pytest.fixture(scope="session")

@@ -71,11 +71,6 @@ def test_run_records_failures_and_main_exits_nonzero(monkeypatch, capsys):
         bench.main(["--chapter", "capitulo_que_nao_existe"])
 
 
-def test_chapters_come_from_the_toc_in_order():
-    assert bench.chapter_notebooks(ROOT) == chapter_notebooks()
-    assert bench.find_root(ROOT / "code" / "residuais") == ROOT
-
-
 def test_execute_chapter_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import residuais\nx = 1 + 1"),

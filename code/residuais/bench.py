@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from residuais.book import chapter_notebooks, find_root
+
 # orçamentos de tempo (s) numa CPU de 2 núcleos, a máquina da CI (DESIGN.md, "Budgets")
 CHAPTER_BUDGET = 45.0
 BOOK_BUDGET = 180.0
@@ -61,30 +63,6 @@ class Timing:
         if self.failed:
             return "FALHOU"
         return "ok" if self.ok else "ESTOUROU"
-
-
-def find_root(start: Path | None = None) -> Path:
-    """A raiz do livro: a primeira pasta, subindo a partir de ``start``, que tem ``_toc.yml``."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "_toc.yml").exists():
-            return folder
-    package_root = Path(__file__).resolve().parents[2]
-    if (package_root / "_toc.yml").exists():
-        return package_root
-    raise FileNotFoundError(f"não achei o _toc.yml a partir de {start}")
-
-
-def chapter_notebooks(root: Path) -> list[Path]:
-    """Os capítulos (notebooks) do ``_toc.yml``, na ordem do livro."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [chapter["file"] for chapter in part.get("chapters", [])]
-    files += [chapter["file"] for chapter in toc.get("chapters", [])]
-    return [root / f"{name}.ipynb" for name in files if (root / f"{name}.ipynb").exists()]
 
 
 # última célula acrescentada à cópia do capítulo: o tempo de CPU do kernel (todas as threads)

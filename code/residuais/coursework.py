@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from residuais import book
+
 # pastas e arquivos de uma liberação
 STUDENT_DIR = "estudantes"
 AUTOGRADER_DIR = "corretor"
@@ -88,43 +90,21 @@ def _skip_slow_import() -> None:
 
 
 def find_root(start: Path | None = None) -> Path:
-    """A raiz do livro: a primeira pasta, subindo a partir de ``start``, que tem ``_toc.yml``."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "_toc.yml").exists():
-            return folder
-    package_root = Path(__file__).resolve().parents[2]
-    if (package_root / "_toc.yml").exists():
-        return package_root
-    raise CourseworkError(f"Não achei o _toc.yml a partir de {start}.")
+    """A raiz do livro (a pasta do ``_toc.yml``); ``CourseworkError`` se não houver."""
+    try:
+        return book.find_root(start)
+    except FileNotFoundError as exc:
+        raise CourseworkError(str(exc)) from exc
 
 
 def chapter_notebooks(root: Path) -> list[Path]:
-    """Os notebooks listados no ``_toc.yml``, na ordem do livro.
-
-    Levanta ``CourseworkError`` se algum documento listado não existe (nem ``.ipynb`` nem
-    ``.md``): um capítulo que falta não pode passar em silêncio.
-    """
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    notebooks, missing = [], []
-    for name in files:
-        stem = root / name
-        if stem.with_suffix(".ipynb").exists():
-            notebooks.append(stem.with_suffix(".ipynb"))
-        elif not stem.with_suffix(".md").exists():
-            missing.append(name)
-    if missing:
+    """Os notebooks do ``_toc.yml``, na ordem do livro; ``CourseworkError`` se algum documento
+    listado não existe (um capítulo que falta não pode passar em silêncio)."""
+    try:
+        return book.chapter_notebooks(root)
+    except FileNotFoundError as exc:
         raise CourseworkError(
-            "O _toc.yml lista documentos que não existem: "
-            + ", ".join(f"{name} (.ipynb ou .md)" for name in missing)
-            + ". Crie-os ou tire-os do _toc.yml antes de liberar os trabalhos."
-        )
-    return notebooks
+            f"{exc} Crie-os ou tire-os do _toc.yml antes de liberar os trabalhos.") from exc
 
 
 def _source(cell: dict[str, Any]) -> str:

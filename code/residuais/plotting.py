@@ -10,14 +10,16 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-# Okabe e Ito (2008): distinguíveis para os tipos comuns de daltonismo.
+# Okabe e Ito (2008): distinguíveis para os tipos comuns de daltonismo. O laranja e o celeste
+# originais (#E69F00, #56B4E9) têm contraste abaixo de 3:1 contra o fundo branco (WCAG 2.1,
+# critério 1.4.11); aqui vão escurecidos, com o mesmo matiz, para passar desse limite.
 PALETTE = {
     "sequencial": "#D55E00",  # vermelhão: redes sem atalho
     "residual": "#0072B2",  # azul: redes com conexões residuais
     "verde": "#009E73",
-    "laranja": "#E69F00",
+    "laranja": "#B07A00",
     "rosa": "#CC79A7",
-    "celeste": "#56B4E9",
+    "celeste": "#2F8FC8",
     "preto": "#000000",
 }
 CYCLE = [PALETTE[k] for k in ("residual", "sequencial", "verde", "laranja", "rosa", "celeste")]
@@ -55,11 +57,12 @@ def subplots(ncols: int = 1, nrows: int = 1, **kwargs) -> tuple[Figure, Axes | l
 
 def depth_color(kind: str, i: int, n: int) -> tuple[float, float, float, float]:
     """Cor da i-ésima profundidade (de n) de uma família ("sequencial" ou "residual"):
-    mais clara para a rasa, mais escura para a profunda."""
+    mais clara para a rasa, mais escura para a profunda. O tom mais claro (0,65 do mapa de cores)
+    ainda tem contraste de 3:1 contra o branco."""
     if kind not in ("sequencial", "residual"):
         raise ValueError(f"kind deve ser 'sequencial' ou 'residual'; recebeu {kind!r}.")
     cmap = plt.get_cmap("Oranges" if kind == "sequencial" else "Blues")
-    return cmap(0.45 + 0.5 * i / max(n - 1, 1))
+    return cmap(0.65 + 0.35 * i / max(n - 1, 1))
 
 
 def show(fig: Figure) -> None:
