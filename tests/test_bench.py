@@ -71,6 +71,18 @@ def test_run_records_failures_and_main_exits_nonzero(monkeypatch, capsys):
         bench.main(["--chapter", "capitulo_que_nao_existe"])
 
 
+def test_a_missing_chapter_stops_the_benchmark_with_a_clear_message(tmp_path, monkeypatch,
+                                                                    capsys):
+    (tmp_path / "_toc.yml").write_text(
+        "root: intro\nparts:\n  - chapters:\n      - file: 01_sumido\n", encoding="utf-8")
+    (tmp_path / "intro.md").write_text("# Introdução\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--no-build"])
+    assert exit_info.value.code == 2
+    assert "O _toc.yml lista documentos que não existem: 01_sumido" in capsys.readouterr().err
+
+
 def test_execute_chapter_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import residuais\nx = 1 + 1"),

@@ -185,8 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="não constrói o site")
     args = parser.parse_args(argv)
 
-    root = find_root()
-    chapters = chapter_notebooks(root)
+    try:
+        root = find_root()
+        chapters = chapter_notebooks(root)
+    except FileNotFoundError as exc:  # sem _toc.yml, ou um capítulo listado que não existe
+        parser.error(str(exc))
     if args.chapter:
         unknown = set(args.chapter) - {nb.stem for nb in chapters}
         if unknown:
