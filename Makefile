@@ -1,4 +1,5 @@
 # Conexões residuais — comandos do curso. Cada alvo cria o ambiente .venv se ele não existir.
+# `make help` lista os alvos com a descrição da linha `## alvo: ...` acima de cada um.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,10 +10,22 @@ MATHJAX := _build/static/mathjax/tex-chtml.js
 MATHJAX_FILES := tex-chtml.js output/chtml input/tex/extensions a11y sre ui
 # programas do sistema que os testes do site usam (Debian)
 SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us
+# testes em paralelo nos 2 núcleos; cada arquivo de testes e cada capítulo fica inteiro num
+# processo (o nbval executa as células de um capítulo em ordem, num kernel só)
+PYTEST_PARALLEL := -n 2 --dist loadfile
+# de onde vem o PyTorch para CPU ao gerar o lock: os arquivos desta máquina, se houver; senão o
+# índice de CPU do PyTorch (no PyPI só há a versão com CUDA, de vários GB)
+TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: book test lab lint clean mathjax sysdeps bench
+.DEFAULT_GOAL := help
+.PHONY: help book test test-rapido lab lint clean mathjax sysdeps bench release grade lock
 
-$(STAMP): requirements.txt pyproject.toml
+## help: lista os alvos e o que cada um faz
+help:
+	@echo "Alvos do make (cada um cria o ambiente .venv se preciso):"
+	@awk -F': ' '/^## [a-z-]+: /{sub(/^## /, ""); printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.txt pyproject.toml code/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
@@ -46,36 +59,44 @@ sysdeps:
 
 ## book: constrói o site em _build/html (avisos contam como erros)
 book: $(STAMP) $(MATHJAX)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
-	@echo "Site pronto: abra $(CURDIR)/_build/html/index.html"
-	@echo "ou sirva com: $(BIN)/python -m http.server -d _build/html"
+	$(BIN)/python -m coursetools.build
 
-## test: ruff e todos os testes (unidades, nbval, site, otter, navegador, ortografia, acessibilidade)
+## test: ruff e todos os testes, nos 2 núcleos (unidades, nbval, site, navegador, correção)
 test: $(STAMP) $(MATHJAX) sysdeps
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+## test-rapido: ruff e só os testes de unidade (menos de um minuto)
+test-rapido: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m unit -q
 
 ## bench: executa cada capítulo num kernel novo e constrói o site, contra os orçamentos de tempo
 bench: $(STAMP) $(MATHJAX)
-	$(BIN)/python -m residuais.bench
-
-.PHONY: release grade
+	$(BIN)/python -m coursetools.bench
 
 ## release: gera, para cada capítulo, o notebook do estudante e o corretor em release/
 release: $(STAMP)
-	$(BIN)/python -m residuais.coursework release
+	$(BIN)/python -m coursetools.coursework release
 
 ## grade: corrige as entregas de uma pasta (make grade DIR=entregas [ARGS="--timeout 300"])
 grade: $(STAMP)
 	@test -n "$(DIR)" || { echo "Diga a pasta das entregas: make grade DIR=entregas"; exit 2; }
-	$(BIN)/python -m residuais.coursework grade "$(DIR)" $(ARGS)
+	$(BIN)/python -m coursetools.coursework grade "$(DIR)" $(ARGS)
 
 ## lab: abre o JupyterLab nos capítulos
 lab: $(STAMP)
 	$(BIN)/jupyter lab book/
 
+## lint: confere o estilo do código com o ruff
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## lock: regenera requirements.txt (versões exatas) a partir de requirements.in, com o uv
+lock: $(STAMP)
+	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 \
+	  $(TORCH_CPU_SOURCE) --custom-compile-command "make lock" --quiet
+
+## clean: apaga o site construído e os arquivos gerados em _build
 clean:
 	rm -rf _build

@@ -1,12 +1,12 @@
 """Peças comuns dos testes: a raiz do repositório, os capítulos do _toc.yml e o site construído."""
 
-import subprocess
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
-from residuais import book
+from coursetools import book, build
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -26,11 +26,38 @@ def chapter_notebooks() -> list[Path]:
 def built_site(tmp_path_factory) -> tuple[Path, str]:
     """Constrói o site numa pasta temporária, com avisos tratados como erros."""
     out = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [str(BIN / "jupyter-book"), "build", str(ROOT), "--path-output", str(out),
-         "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, timeout=600,
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"A construção do site falhou:\n{log[-5000:]}"
+    try:
+        _, log = build.build_site(ROOT, out, timeout=600)
+    except build.BuildError as exc:
+        pytest.fail(f"A construção do site falhou:\n{exc.log[-5000:]}")
     return out / "_build" / "html", log
+
+
+# --------------------------------------------------------------------------------------------
+# faixas de testes (marcadores) e execução em paralelo (pytest-xdist, --dist loadfile: cada
+# arquivo, e cada capítulo, inteiro num processo, porque o nbval executa as células em ordem)
+# --------------------------------------------------------------------------------------------
+
+# a faixa de cada arquivo de testes; os que não estão aqui são testes de unidade
+LANES = {
+    "test_site": "site",
+    "test_quality": "site",
+    "test_browser": "browser",
+    "test_coursework": "grading",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Com o pytest-xdist, dois processos dividem os 2 núcleos: com duas threads do PyTorch em
+    # cada um, as threads disputam a CPU e tudo fica várias vezes mais lento (medido). Uma thread
+    # por processo; os kernels dos capítulos e das correções herdam a variável.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        lane = "notebooks" if path.suffix == ".ipynb" else LANES.get(path.stem, "unit")
+        item.add_marker(getattr(pytest.mark, lane))

@@ -1,4 +1,4 @@
-"""A lógica de ``python -m residuais.bench`` (tabela, orçamentos, código de saída), sem rodar
+"""A lógica de ``python -m coursetools.bench`` (tabela, orçamentos, código de saída), sem rodar
 os capítulos de verdade: a medição completa é ``make bench``, fora de ``make test``."""
 
 import math
@@ -7,8 +7,9 @@ import nbformat
 import pytest
 from conftest import ROOT, chapter_notebooks
 
-from residuais import bench
-from residuais.bench import Timing, budget_rows, format_table
+from coursetools import bench
+from coursetools.bench import Timing, budget_rows, format_table
+from coursetools.cli import PortugueseParser
 
 
 def test_rows_compare_each_chapter_the_total_and_the_build_with_their_budgets():
@@ -45,7 +46,7 @@ def test_table_is_aligned_and_shows_the_status():
 
 def test_run_records_failures_and_main_exits_nonzero(monkeypatch, capsys):
     chapters = chapter_notebooks()[:2]
-    assert chapters, "o _toc.yml não tem capítulos"
+    assert len(chapters) == 2, "o _toc.yml deveria ter pelo menos dois capítulos"
 
     def fake_execute(notebook):
         if notebook == chapters[-1]:
@@ -54,27 +55,30 @@ def test_run_records_failures_and_main_exits_nonzero(monkeypatch, capsys):
 
     rows = bench.run(chapters, ROOT, build=True, execute=fake_execute,
                      build_fn=lambda root: 5.0, log=lambda message: None)
-    assert rows[-2].failed if len(chapters) > 1 else rows[0].ok
+    assert rows[0].ok and rows[1].failed
     assert rows[-1].label == "construção do site" and rows[-1].ok
 
     monkeypatch.setattr(bench, "execute_chapter", lambda nb: (12.0, 20.0))
-    monkeypatch.setattr(bench, "build_site", lambda root: 5.0)
+    monkeypatch.setattr(bench, "time_site_build", lambda root: 5.0)
     monkeypatch.chdir(ROOT / "book")  # a raiz é achada subindo as pastas
     assert bench.main([]) == 0
     assert "Tudo dentro do orçamento" in capsys.readouterr().out
 
-    monkeypatch.setattr(bench, "build_site", lambda root: 31.0)
+    monkeypatch.setattr(bench, "time_site_build", lambda root: 31.0)
     assert bench.main(["--chapter", chapters[0].stem]) == 1
     out = capsys.readouterr().out
     assert "ESTOUROU" in out and "construção do site" in out
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         bench.main(["--chapter", "capitulo_que_nao_existe"])
+    assert exit_info.value.code == 2
+    assert "erro: capítulos desconhecidos: capitulo_que_nao_existe" in capsys.readouterr().err
 
 
 def test_a_missing_chapter_stops_the_benchmark_with_a_clear_message(tmp_path, monkeypatch,
                                                                     capsys):
     (tmp_path / "_toc.yml").write_text(
-        "root: intro\nparts:\n  - chapters:\n      - file: 01_sumido\n", encoding="utf-8")
+        "format: jb-book\nroot: intro\nparts:\n  - chapters:\n      - file: 01_sumido\n",
+        encoding="utf-8")
     (tmp_path / "intro.md").write_text("# Introdução\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
@@ -98,3 +102,46 @@ def test_execute_chapter_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(Exception, match="AssertionError"):
         bench.execute_chapter(path, timeout=60)
+
+
+# --------------------------------------------------------------------------------------------
+# a linha de comando em português (coursetools.cli), a do bench e a dos outros comandos
+# --------------------------------------------------------------------------------------------
+
+
+def _parser() -> PortugueseParser:
+    parser = PortugueseParser(prog="ferramenta", description="Uma ferramenta de teste.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="comando")
+    grade = commands.add_parser("grade", help="corrige")
+    grade.add_argument("submissions", metavar="ENTREGAS", help="pasta com as entregas")
+    grade.add_argument("--timeout", type=float, default=1.0, metavar="S", help="limite")
+    grade.add_argument("--modo", choices=["rápido", "completo"])
+    return parser
+
+
+def test_portuguese_parser_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["grade", "--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("uso: ferramenta grade [-h] [--timeout S]")
+    assert "\nargumentos:\n" in help_text and "\nopções:\n" in help_text
+    assert "mostra esta ajuda e sai" in help_text
+    assert "usage" not in help_text and "options" not in help_text
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["grade", "turma", "--bla"], "erro: argumentos não reconhecidos: --bla"),
+    (["grade"], "erro: faltam os argumentos: ENTREGAS"),
+    (["grade", "turma", "--timeout", "x"],
+     "erro: argumento --timeout: valor inválido (float): 'x'"),
+    (["corrige"], "erro: argumento comando: comando inválido: 'corrige' (escolha entre 'grade')"),
+    (["grade", "turma", "--modo", "x"], "erro: argumento --modo: escolha inválida: 'x'"),
+])
+def test_portuguese_parser_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("uso: ferramenta") and message in err
+    assert "error" not in err and "usage" not in err

@@ -1,9 +1,10 @@
-"""A estrutura do livro (residuais.book): raiz, ordem do sumário e capítulos que faltam."""
+"""A estrutura do livro e a construção do site (coursetools.book, coursetools.build): raiz,
+ordem do sumário, capítulos que faltam e o erro de uma construção que falha."""
 
 import pytest
 from conftest import ROOT
 
-from residuais import book
+from coursetools import book, build
 
 TOC = """\
 format: jb-book
@@ -12,7 +13,9 @@ parts:
   - caption: Capítulos
     chapters:
       - file: book/02_b
-      - file: book/01_a
+        sections:
+          - file: book/02_b_extra
+      - file: book/01_a.ipynb
   - caption: Apoio
     chapters:
       - file: book/glossario
@@ -23,13 +26,14 @@ parts:
 def tiny_book(tmp_path):
     (tmp_path / "_toc.yml").write_text(TOC, encoding="utf-8")
     (tmp_path / "book").mkdir()
-    for name in ("intro.md", "glossario.md", "01_a.ipynb", "02_b.ipynb"):
+    for name in ("intro.md", "glossario.md", "01_a.ipynb", "02_b.ipynb", "02_b_extra.md"):
         (tmp_path / "book" / name).write_text("{}", encoding="utf-8")
     return tmp_path
 
 
 def test_documents_and_notebooks_follow_the_toc_order(tiny_book):
-    assert book.toc_files(tiny_book) == ["book/intro", "book/02_b", "book/01_a", "book/glossario"]
+    assert book.toc_files(tiny_book) == ["book/intro", "book/02_b", "book/02_b_extra",
+                                         "book/01_a", "book/glossario"]
     assert book.chapter_notebooks(tiny_book) == [tiny_book / "book" / "02_b.ipynb",
                                                  tiny_book / "book" / "01_a.ipynb"]
 
@@ -38,6 +42,12 @@ def test_a_listed_document_that_does_not_exist_is_an_error(tiny_book):
     (tiny_book / "book" / "01_a.ipynb").unlink()
     with pytest.raises(FileNotFoundError, match=r"não existem: book/01_a \(\.ipynb ou \.md\)"):
         book.chapter_notebooks(tiny_book)
+
+
+def test_a_toc_outside_the_jupyter_book_format_is_an_error(tiny_book):
+    (tiny_book / "_toc.yml").write_text("format: jb-book\nparts: []\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="não está no formato do Jupyter Book"):
+        book.toc_files(tiny_book)
 
 
 def test_root_is_found_from_a_subfolder_and_from_elsewhere(tiny_book, tmp_path_factory):
@@ -50,3 +60,23 @@ def test_the_course_lists_its_six_chapters():
     names = [path.stem for path in book.chapter_notebooks(ROOT)]
     assert names[0].startswith("01_") and len(names) == 6
     assert names == sorted(names)
+
+
+def test_build_command_treats_warnings_as_errors(tmp_path):
+    command = build.command(ROOT, tmp_path)
+    assert command[1:5] == ["build", str(ROOT), "--path-output", str(tmp_path)]
+    assert {"--warningiserror", "--nitpick", "--keep-going"} <= set(command)
+    assert "--path-output" not in build.command(ROOT)
+
+
+def test_a_failed_build_raises_with_the_log(tmp_path):
+    """Um livro com o _toc.yml quebrado: o Jupyter Book para logo, e o erro traz o registro."""
+    (tmp_path / "_config.yml").write_text("title: Mínimo\n", encoding="utf-8")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n"
+                                       "  - arquivo: capitulo\n", encoding="utf-8")
+    (tmp_path / "intro.md").write_text("# Introdução\n", encoding="utf-8")
+    with pytest.raises(build.BuildError) as info:
+        build.build_site(tmp_path, tmp_path / "saida", timeout=120)
+    assert str(info.value).startswith("a construção do site falhou:\n")
+    assert "Table of Contents file is malformed" in info.value.log
+    assert info.value.returncode != 0

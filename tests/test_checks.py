@@ -4,21 +4,16 @@ import pytest
 import torch
 
 from residuais.analysis import lag1_autocorrelation
-from residuais.checks import (
-    check_attention,
-    check_batch_norm_train,
-    check_bottleneck_params,
-    check_crop_and_concat,
+from residuais.checks.architectures import check_bottleneck_params, check_crop_and_concat
+from residuais.checks.batchnorm import check_batch_norm_train, check_running_stats_update
+from residuais.checks.residual import check_path_counts, check_preactivation_block
+from residuais.checks.sequential import (
     check_lag1_autocorrelation,
-    check_path_counts,
-    check_pre_ln_block,
-    check_preactivation_block,
     check_relu_layer_jacobian,
-    check_running_stats_update,
-    check_scaled_residual,
-    check_variance_after_blocks,
     relu_layer_jacobian_reference,
 )
+from residuais.checks.transformer import check_attention, check_pre_ln_block
+from residuais.checks.variance import check_scaled_residual, check_variance_after_blocks
 
 
 def test_reference_lag1_passes():

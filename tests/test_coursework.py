@@ -1,10 +1,12 @@
 """Liberação e correção automática, de ponta a ponta, para cada capítulo do _toc.yml.
 
-Uma liberação é gerada uma vez por sessão (``python -m residuais.coursework release``) e uma
-única pasta de entregas, com os casos de todos os capítulos e as entregas problemáticas, é
-corrigida uma vez (``python -m residuais.coursework grade``); os testes conferem a planilha e as
-devolutivas. Só o caso do laço que não pode ser interrompido roda numa correção à parte, com um
-limite de tempo curto.
+Uma liberação é gerada uma vez por sessão (``python -m coursetools.coursework release``), e
+todos os testes a usam: é a única vez que o ``otter assign`` roda. Uma única pasta de entregas,
+com os casos de todos os capítulos e as entregas problemáticas, é corrigida uma vez
+(``python -m coursetools.coursework grade``); os testes conferem a planilha e as devolutivas.
+Só rodam em correções à parte, de uma entrega cada, o laço que não pode ser interrompido (com um
+limite de tempo curto) e a entrega que só falha nos testes ocultos, corrigida de novo com
+``--hide-hidden``.
 """
 
 import ast
@@ -23,7 +25,8 @@ import psutil
 import pytest
 from conftest import ROOT, chapter_notebooks
 
-from residuais import coursework
+from coursetools import coursework
+from coursetools.coursework import notebooks, report
 
 CHAPTERS = [path.stem for path in chapter_notebooks()]
 CELL_TIMEOUT = 20  # s: bem acima do que a célula de importações leva, bem abaixo do total
@@ -33,7 +36,7 @@ HARD_TIMEOUT = 15  # para o laço que o limite por célula não consegue interro
 
 def _cli(*args: str, cwd: Path = ROOT, timeout: float = 1200,
          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "residuais.coursework", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "coursetools.coursework", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
@@ -105,7 +108,7 @@ def _expected_message(chapter: str, question: str, wrong_answer: str) -> str:
     imports = next(_src(c) for c in master["cells"]
                    if c["cell_type"] == "code" and "import torch" in _src(c))
     tests = [_src(c) for c in master["cells"]
-             if c["cell_type"] == "code" and "from residuais.checks import" in _src(c)]
+             if c["cell_type"] == "code" and "from residuais.checks." in _src(c)]
     public = _public_test(master, question, tests)
     namespace: dict = {}
     exec(imports, namespace)
@@ -203,6 +206,40 @@ def _bad_inputs(release: Path, folder: Path) -> None:
     _save(early, folder / "verificacao_antes.ipynb")
 
 
+# Acrescentada à resposta de referência: a mesma função, que levanta um erro quando chamada por
+# uma verificação oculta (uma função dos módulos ``ocultos``, que só o corretor tem, ou com
+# ``thorough=True``).
+HIDDEN_ONLY_ERROR = "erro só nos casos dos testes ocultos"
+HIDDEN_ONLY_ANSWER = '''
+
+_resposta_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    import inspect
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        hidden = frame.f_globals.get("__name__", "").startswith("ocultos")
+        if hidden or frame.f_locals.get("thorough") is True:
+            raise ValueError("{error}")
+        frame = frame.f_back
+    return _resposta_{name}(*args, **kwargs)
+'''
+
+
+def _fails_only_hidden_tests(release: Path, folder: Path) -> None:
+    """Uma entrega do primeiro capítulo cuja resposta de q1 passa no teste público e falha no
+    oculto."""
+    chapter = CHAPTERS[0]
+    q1 = _questions(release, chapter)[0]
+    notebook = _filled(release, chapter)
+    answer = _answer_cell(notebook, q1.name)
+    notebook["cells"][answer]["source"] = _src(notebook["cells"][answer]) + (
+        HIDDEN_ONLY_ANSWER.format(name=q1.names[0], error=HIDDEN_ONLY_ERROR))
+    _save(notebook, folder / "falha_oculta.ipynb")
+
+
 def _code_cell(source: str) -> dict:
     return {"cell_type": "code", "source": source, "metadata": {}, "outputs": [],
             "execution_count": None}
@@ -225,6 +262,7 @@ def graded(release_dir, tmp_path_factory) -> tuple[Path, dict[str, dict], Path]:
         partial["cells"][_answer_cell(partial, q1)]["source"] = _identity_answer(partial, q1)
         _save(partial, folder / f"parcial_{chapter}.ipynb")
     _bad_inputs(release_dir, folder)
+    _fails_only_hidden_tests(release_dir, folder)
 
     out = folder.parent / "correcao"
     start = time.perf_counter()
@@ -237,6 +275,21 @@ def graded(release_dir, tmp_path_factory) -> tuple[Path, dict[str, dict], Path]:
     with open(out / "notas.csv", encoding="utf-8-sig", newline="") as f:
         rows = {row["entrega"]: row for row in csv.DictReader(f)}
     return folder, rows, out / "devolutivas"
+
+
+@pytest.fixture(scope="session")
+def hidden_feedback(graded, release_dir, tmp_path_factory) -> str:
+    """A devolutiva da entrega que só falha nos testes ocultos, corrigida de novo, sozinha, com
+    ``--hide-hidden``."""
+    folder = tmp_path_factory.mktemp("entregas_ocultas") / "turma"
+    folder.mkdir()
+    name = "falha_oculta.ipynb"
+    (folder / name).write_bytes((graded[0] / name).read_bytes())
+    out = folder.parent / "correcao"
+    result = _cli("grade", str(folder), "--release", str(release_dir), "--out", str(out),
+                  "--timeout", str(TIMEOUT), "--cell-timeout", str(CELL_TIMEOUT), "--hide-hidden")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return (out / "devolutivas" / f"{name}.txt").read_text(encoding="utf-8")
 
 
 def _feedback(graded, name: str) -> str:
@@ -266,14 +319,36 @@ def test_release_has_student_notebook_autograder_and_solution(release_dir, chapt
     for q in questions:
         assert f'grader.check("{q.name}")' in code
         assert q.names, f"{q.name}: a resposta não define nada que o teste possa usar"
-    assert coursework.missing_imports(notebook) == []
+    assert notebooks.missing_imports(notebook) == []
     assert f"| {chapter} |" in (release_dir / "LEIA-ME.md").read_text(encoding="utf-8")
+
+
+def _solution_lines(notebook: dict) -> list[str]:
+    """As linhas de código entre # BEGIN SOLUTION e # END SOLUTION no notebook do professor."""
+    lines = []
+    for cell in notebook["cells"]:
+        for block in re.findall(r"# BEGIN SOLUTION\n(.*?)# END SOLUTION", _src(cell), re.S):
+            lines += [line.strip() for line in block.splitlines() if line.strip()]
+    return lines
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_student_notebook_has_no_solution_code_nor_hidden_tests(release_dir, chapter):
+    solution = _solution_lines(_load(ROOT / "book" / f"{chapter}.ipynb"))
+    assert solution, "o capítulo não tem soluções marcadas"
+    student = _load(release_dir / "estudantes" / f"{chapter}.ipynb")
+    code = "\n".join(_src(c) for c in student["cells"])
+    leaked = [line for line in solution if line in code]
+    assert not leaked, f"código da solução no notebook do estudante: {leaked}"
+    assert "# HIDDEN" not in code and "..." in code  # o lugar onde o estudante escreve
+    text = (release_dir / "estudantes" / f"{chapter}.ipynb").read_text(encoding="utf-8")
+    assert "thorough=True" not in text  # nem os testes ocultos nos metadados
 
 
 def test_missing_imports_are_detected():
     notebook = {"cells": [_code_cell("import math\nimport modulo_que_nao_existe as m\n"
                                      "from torch import nn\n%matplotlib inline")]}
-    assert coursework.missing_imports(notebook) == ["modulo_que_nao_existe"]
+    assert notebooks.missing_imports(notebook) == ["modulo_que_nao_existe"]
 
 
 def test_release_refuses_a_missing_chapter(tmp_path):
@@ -430,6 +505,20 @@ def test_check_before_the_answer_is_explained(graded, release_dir):
     assert "não está definido quando o teste roda" in text
 
 
+def test_hidden_test_messages_are_left_out_only_with_hide_hidden(graded, hidden_feedback,
+                                                                release_dir):
+    q1 = _questions(release_dir, CHAPTERS[0])[0]
+    row, shown = _row(graded, "falha_oculta.ipynb")
+    assert row["situacao"] == coursework.GRADED and 0 < float(row[q1.name]) < q1.points
+    assert re.search(r"teste \d+ \(público\): passou", shown), shown
+    assert re.search(rf"teste \d+ \(oculto\): não passou — .*{HIDDEN_ONLY_ERROR}", shown), shown
+    assert re.search(r"teste \d+ \(oculto\): não passou\n", hidden_feedback), hidden_feedback
+    assert HIDDEN_ONLY_ERROR not in hidden_feedback
+    # a única diferença entre as duas devolutivas é a mensagem dos testes ocultos
+    without_reasons = re.sub(r"(\(oculto\): não passou) — .*(\n {6}.*)*", r"\1", shown)
+    assert hidden_feedback == without_reasons
+
+
 def _processes_with(marker: str) -> list[psutil.Process]:
     """Os processos que herdaram ``marker`` no ambiente (a correção, o subprocesso, o kernel)."""
     found = []
@@ -469,6 +558,24 @@ def test_endless_loop_hits_the_submission_timeout_and_leaves_no_process(
     assert not _processes_with(marker)
 
 
+def test_notebooks_are_read_and_validated_with_nbformat(tmp_path):
+    cell = {"cell_type": "code", "source": "x = 1", "metadata": {}}  # falta "outputs"
+    broken = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    _save(broken, tmp_path / "sem_saidas.ipynb")
+    notebook, status, message = notebooks.read_notebook(tmp_path / "sem_saidas.ipynb")
+    assert notebook is None and status == coursework.CORRUPTED and "a célula 1" in message
+    _save(broken, tmp_path / "sem_saidas.txt")
+    assert notebooks.read_notebook(tmp_path / "sem_saidas.txt")[1] == coursework.NOT_NOTEBOOK
+
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [
+        {"metadata": {}, "cells": [{"cell_type": "code", "input": "x = 1", "outputs": [],
+                                    "language": "python", "metadata": {}}]}]}
+    _save(old, tmp_path / "versao_3.ipynb")
+    notebook, status, message = notebooks.read_notebook(tmp_path / "versao_3.ipynb")
+    assert (status, message) == ("", "") and notebook["nbformat"] == 4
+    assert notebooks.source(notebook["cells"][0]) == "x = 1"
+
+
 def test_failure_reason_quotes_the_assertion_message():
     message = (
         "❌ Test case failed\nTrying:\n    check(f)\nExpecting nothing\n"
@@ -478,19 +585,19 @@ def test_failure_reason_quotes_the_assertion_message():
         '      File "<doctest q1 0[1]>", line 1, in <module>\n        check(f)\n'
         "    AssertionError: No caso “K = 1” esperava um par;\n    recebeu None.\n"
     )
-    assert coursework.failure_reason(message) == "No caso “K = 1” esperava um par;\nrecebeu None."
+    assert report.failure_reason(message) == "No caso “K = 1” esperava um par;\nrecebeu None."
     name_error = message.replace("AssertionError: No caso “K = 1” esperava um par;\n    recebeu "
                                  "None.", "NameError: name 'f' is not defined")
-    assert "`f` não está definido" in coursework.failure_reason(name_error)
+    assert "`f` não está definido" in report.failure_reason(name_error)
 
 
 def test_shell_commands_are_not_run_when_grading():
     cell = "import math\nif True:\n    !pip install x\n%pip install y\nprint(1)"
-    code, removed = coursework._disable_shell(cell)
+    code, removed = notebooks.disable_shell(cell)
     assert removed == ["!pip install x", "%pip install y"]
     ast.parse(code)  # continua Python válido, com a indentação certa
     assert "print(1)" in code and "pip" not in code.replace("comando", "")
-    code, removed = coursework._disable_shell("%%bash\nrm -rf /tmp/x\n")
+    code, removed = notebooks.disable_shell("%%bash\nrm -rf /tmp/x\n")
     assert removed == ["%%bash"] and "rm -rf" not in code
 
 

@@ -40,15 +40,12 @@ def test_residual_mlp_shapes_and_blocks():
     assert len(linear_layers(model)) == 1 + 4 * 2 + 1  # entrada + ramos + saída
 
 
-@pytest.mark.parametrize("order", ["pre", "post"])
-def test_residual_block_is_identity_plus_branch(order):
+@pytest.mark.parametrize("order, after_sum", [("pre", nn.Identity()), ("post", nn.ReLU())])
+def test_residual_block_is_identity_plus_branch(order, after_sum):
     torch.manual_seed(0)
     block = ResidualBlock(16, n_layers=2, order=order).eval()
     h = torch.randn(4, 16)
-    expected = h + block.branch(h)
-    if order == "post":
-        expected = torch.relu(expected)
-    torch.testing.assert_close(block(h), expected)
+    torch.testing.assert_close(block(h), after_sum(h + block.branch(h)))
 
 
 def test_preactivation_branch_order_is_bn_relu_linear():
@@ -157,8 +154,47 @@ def test_basic_block_matches_its_equation():
     x = torch.randn(2, 8, 6, 6)
     branch = block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(x)))))
     torch.testing.assert_close(block(x), torch.relu(branch + block.downsample(x)))
-    with pytest.raises(ValueError, match=r"\(B, 8, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\) com C = 8, isto é, \(B, 8, H, W\)"):
         block(torch.randn(2, 7, 6, 6))
+
+
+def _branch_outputs_constant(block: BasicBlock, value: float) -> None:
+    """γ = 0 e β = ``value`` no último BN: o ramo F(x) vale ``value`` em toda parte."""
+    with torch.no_grad():
+        block.bn2.weight.zero_()
+        block.bn2.bias.fill_(value)
+
+
+def test_basic_block_without_residual_has_no_shortcut():
+    """Com ``residual=False`` a saída é ReLU(F(x)): nada de x é somado."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 6)
+    residual, plain = BasicBlock(8, 8).eval(), BasicBlock(8, 8, residual=False).eval()
+    plain.load_state_dict(residual.state_dict())  # os mesmos pesos: só o atalho difere
+    branch = plain.bn2(plain.conv2(torch.relu(plain.bn1(plain.conv1(x)))))
+    torch.testing.assert_close(plain(x), torch.relu(branch))
+    torch.testing.assert_close(residual(x), torch.relu(branch + x))
+    _branch_outputs_constant(residual, 0.5)
+    _branch_outputs_constant(plain, 0.5)
+    torch.testing.assert_close(residual(x), torch.relu(x + 0.5))
+    torch.testing.assert_close(plain(x), torch.full_like(x, 0.5))
+    assert BasicBlock(8, 16, stride=2, residual=False).downsample is None
+
+
+def test_convnet_residual_flag_reaches_every_block():
+    """Com o ramo constante (F = 0,5), cada bloco residual soma 0,5 à sua entrada (que é ≥ 0) e
+    cada bloco sem atalho devolve só 0,5."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 8, 8)
+    residual, plain = ConvNet(2, 8).eval(), ConvNet(2, 8, residual=False).eval()
+    plain.load_state_dict(residual.state_dict())
+    for block in [*residual.blocks, *plain.blocks]:
+        _branch_outputs_constant(block, 0.5)
+    stem = residual.stem(x)  # (B, 8, 8, 8), não negativa: termina numa ReLU
+    torch.testing.assert_close(residual.blocks(stem), stem + 2 * 0.5)
+    torch.testing.assert_close(plain.blocks(stem), torch.full_like(stem, 0.5))
+    torch.testing.assert_close(residual(x), residual.head(stem + 1.0))
+    torch.testing.assert_close(plain(x), plain.head(torch.full_like(stem, 0.5)))
 
 
 # torchvision 0.29, models/resnet.py e densenet.py: num_params dos pesos IMAGENET1K_V1;
@@ -188,6 +224,20 @@ def test_resnet_shapes_and_zero_init():
     assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in zero.layer1)
     with pytest.raises(ValueError, match="Profundidades"):
         resnet(20)
+
+
+def test_resnet_stages_reuse_its_modules_and_compose_to_forward():
+    torch.manual_seed(0)
+    model = resnet(18, num_classes=5).eval()
+    stages = model.stages()
+    own = list(model.modules())
+    assert all(not isinstance(s, nn.Module) or any(s is m for m in own) for _, s in stages)
+    assert dict(stages)["layer1"] is model.layer1
+    x = torch.randn(2, 3, 32, 32)
+    h = x
+    for _, stage in stages:
+        h = stage(h)
+    torch.testing.assert_close(h, model(x))
 
 
 def test_bottleneck_matches_its_equation():

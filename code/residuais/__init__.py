@@ -2,7 +2,13 @@
 
 Cada módulo trata de um conceito só:
 
-- ``models``: redes sequenciais (``PlainMLP``) e residuais (``ResidualBlock``, ``ResidualMLP``);
+- ``models``: as redes do livro, uma família por submódulo — ``models.mlp`` (sequenciais e
+  residuais totalmente conectadas: ``PlainMLP``, ``ResidualBlock``, ``ResidualMLP``),
+  ``models.resnet`` (``BasicBlock``, ``Bottleneck``, ``resnet18`` … ``resnet200``, ``ConvNet``),
+  ``models.densenet``, ``models.unet`` e ``models.vgg``;
+- ``norm``: batch norm escrito do zero, com as convenções do PyTorch;
+- ``transformer``: o Transformer como pilha de blocos residuais (capítulo 6);
+- ``shapes``: a conferência das formas de entrada (``check_tensor``), com mensagens em português;
 - ``data``: conjuntos de dados gerados localmente e com semente fixa (MNIST-1D);
 - ``train``: um laço de treinamento pequeno (``fit``) e a avaliação;
 - ``analysis``: medições (normas de gradiente por camada, autocorrelação, Jacobianos);
@@ -12,4 +18,4 @@ Cada módulo trata de um conceito só:
 Importe dos módulos, por exemplo ``from residuais.models import PlainMLP``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

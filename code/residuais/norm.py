@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from residuais.shapes import check_positive, check_tensor
+
 
 class BatchNorm(nn.Module):
     """Batch norm sobre o eixo 1 (atributos ou canais); as estatísticas são calculadas sobre
@@ -26,10 +28,7 @@ class BatchNorm(nn.Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
-        if not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(
-                f"num_features deve ser um inteiro positivo; recebeu {num_features!r}."
-            )
+        check_positive(num_features=num_features)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -40,12 +39,8 @@ class BatchNorm(nn.Module):
 
     def _check_input(self, x: torch.Tensor) -> None:
         name = type(self).__name__
-        if x.dim() != self.expected_dims or x.shape[1] != self.num_features:
-            layout = "(B, C)" if self.expected_dims == 2 else "(B, C, H, W)"
-            raise ValueError(
-                f"{name}: esperava entrada de forma {layout} com C = {self.num_features}; "
-                f"recebeu forma {tuple(x.shape)}."
-            )
+        layout = "(B, C)" if self.expected_dims == 2 else "(B, C, H, W)"
+        check_tensor(x, name, layout, C=self.num_features)
         values_per_channel = x.numel() // self.num_features
         if self.training and values_per_channel < 2:
             raise ValueError(

@@ -14,15 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _check_sequence(x: torch.Tensor, d_model: int, where: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{where}: esperava um torch.Tensor, recebeu {type(x).__name__}.")
-    if x.dim() != 3 or x.shape[-1] != d_model:
-        raise ValueError(
-            f"{where}: esperava entrada de forma (B, T, {d_model}) — lote × posições × d_model —, "
-            f"mas recebeu forma {tuple(x.shape)}."
-        )
+from residuais.shapes import check_tensor
 
 
 def causal_mask(n_positions: int) -> torch.Tensor:
@@ -57,7 +49,7 @@ class MultiHeadSelfAttention(nn.Module):
         self.out = nn.Linear(d_model, d_model)  # W^O
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        _check_sequence(x, self.d_model, "MultiHeadSelfAttention")
+        check_tensor(x, "MultiHeadSelfAttention", "(B, T, d_model)", d_model=self.d_model)
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=-1)  # 3 × (B, T, C)
         q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))
@@ -111,7 +103,7 @@ class TransformerBlock(nn.Module):
         return attn_write, ffn_write, x + ffn_write
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        _check_sequence(x, self.d_model, "TransformerBlock")
+        check_tensor(x, "TransformerBlock", "(B, T, d_model)", d_model=self.d_model)
         if self.norm_first:
             return self.sublayer_writes(x, mask)[2]
         o = self.ln1(x + self.attn(x, mask))  # O = LN(X + Atenção(X))

@@ -1,27 +1,25 @@
-"""Tempo de execução dos capítulos e da construção do site, contra os orçamentos do DESIGN.md.
+"""Tempo de execução dos capítulos e da construção do site, contra os orçamentos do curso.
 
 Cada capítulo do ``_toc.yml`` é executado do início ao fim num kernel novo (nbclient), numa
 cópia temporária, como um estudante o rodaria; depois o site é construído do zero numa pasta
-temporária, como em ``make book``. Os capítulos rodam um de cada vez, para que um não roube
-CPU do outro.
+temporária, com as mesmas opções de ``make book`` (``coursetools.build``). Os capítulos rodam
+um de cada vez, para que um não roube CPU do outro.
 
 Uso::
 
-    python -m residuais.bench                 # tudo
-    python -m residuais.bench --no-build      # só os capítulos
-    python -m residuais.bench --chapter 03_variancia
+    python -m coursetools.bench                 # tudo
+    python -m coursetools.bench --no-build      # só os capítulos
+    python -m coursetools.bench --chapter 03_variancia
 
 Sai com código 1 se algum orçamento estourar ou algum capítulo falhar.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from residuais.book import chapter_notebooks, find_root
+from coursetools.book import chapter_notebooks, find_root
+from coursetools.build import build_site
+from coursetools.cli import PortugueseParser
 
-# orçamentos de tempo (s) numa CPU de 2 núcleos, a máquina da CI (DESIGN.md, "Budgets")
+# orçamentos de tempo (s) numa CPU de 2 núcleos, a máquina da CI (os mesmos do README)
 CHAPTER_BUDGET = 45.0
 BOOK_BUDGET = 180.0
 BUILD_BUDGET = 30.0
@@ -98,19 +98,13 @@ def execute_chapter(notebook: Path, timeout: int = 600) -> tuple[float, float]:
     return wall, float(match.group(1)) if match else math.nan
 
 
-def build_site(root: Path) -> float:
-    """Constrói o site do zero numa pasta temporária, como ``make book``; devolve os segundos."""
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+def time_site_build(root: Path) -> float:
+    """Constrói o site do zero numa pasta temporária, como ``make book``; devolve os segundos.
+
+    Levanta ``coursetools.build.BuildError`` se a construção falhar.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-site-") as folder:
-        start = time.perf_counter()
-        result = subprocess.run(
-            [str(jupyter_book), "build", str(root), "--path-output", folder,
-             "--warningiserror", "--nitpick", "--keep-going"],
-            capture_output=True, text=True)
-        seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        log = result.stdout + result.stderr
-        raise RuntimeError(f"a construção do site falhou:\n{log[-3000:]}")
+        seconds, _ = build_site(root, Path(folder))
     return seconds
 
 
@@ -147,7 +141,7 @@ def run(chapters: Sequence[Path], root: Path, build: bool,
         log: Callable[[str], None] = print) -> list[Timing]:
     """Mede os capítulos (um de cada vez) e, se ``build``, a construção do site."""
     execute = execute or execute_chapter
-    build_fn = build_fn or build_site
+    build_fn = build_fn or time_site_build
     times: dict[str, float] = {}
     cpu: dict[str, float] = {}
     for notebook in chapters:
@@ -176,10 +170,11 @@ def _load_average() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m residuais.bench",
+    """``python -m coursetools.bench``: mede, imprime a tabela e devolve o código de saída."""
+    parser = PortugueseParser(
+        prog="python -m coursetools.bench",
         description="Mede o tempo de cada capítulo e da construção do site contra os "
-                    "orçamentos do DESIGN.md.")
+                    "orçamentos do curso (README).")
     parser.add_argument("--chapter", action="append", default=[], metavar="NOME",
                         help="só este capítulo (nome do arquivo sem .ipynb); pode repetir")
     parser.add_argument("--no-build", action="store_true", help="não constrói o site")
@@ -188,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = find_root()
         chapters = chapter_notebooks(root)
-    except FileNotFoundError as exc:  # sem _toc.yml, ou um capítulo listado que não existe
+    except (FileNotFoundError, ValueError) as exc:
+        # sem _toc.yml, _toc.yml fora do formato ou um capítulo listado que não existe
         parser.error(str(exc))
     if args.chapter:
         unknown = set(args.chapter) - {nb.stem for nb in chapters}
@@ -202,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Carga média da máquina (1 min) no início e no fim: {load_before} e {_load_average()} "
           f"em {os.cpu_count()} núcleos; acima do número de núcleos, outros processos "
           "disputaram a CPU e os tempos saem maiores.")
-    print(f"Orçamentos (DESIGN.md), em tempo de relógio: capítulo ≤ {CHAPTER_BUDGET:.0f} s, "
+    print(f"Orçamentos do curso, em tempo de relógio: capítulo ≤ {CHAPTER_BUDGET:.0f} s, "
           f"livro ≤ {BOOK_BUDGET:.0f} s, construção do site ≤ {BUILD_BUDGET:.0f} s. "
           "CPU = tempo de CPU do kernel (todas as threads).")
     print(format_table(rows))

@@ -1,0 +1,98 @@
+"""O resultado de ``grader.check(...)`` no notebook do estudante, numa frase em português.
+
+O otter-grader mostra, quando um teste falha, a saída inteira do doctest (em inglês, com o
+traceback e caminhos da máquina). O notebook do estudante usa ``Notebook`` daqui, igual ao do
+otter em tudo, menos no que mostra: “✅ q1: passou nos testes públicos” ou “❌ q1: <o motivo>”.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import re
+from typing import Any
+
+import otter
+
+
+def failure_reason(message: str) -> str:
+    """A explicação de um caso de teste que falhou, a partir da saída do doctest do otter.
+
+    Para uma verificação de ``residuais.checks``, é a mensagem do ``AssertionError``, em
+    português; para outros erros, uma frase que diz o que aconteceu.
+    """
+    lines = message.splitlines()
+    exception = _raised_exception(lines)
+    if exception is not None:
+        kind, _, text = exception.partition(":")
+        return _explain(kind.rsplit(".", 1)[-1], text.strip())
+    if "Expected:" in lines or "Expected nothing" in lines:
+        return ("A verificação produziu uma saída inesperada (a resposta imprime algo ao ser "
+                "chamada?).")
+    return message.strip() or "O teste não passou."
+
+
+def _raised_exception(lines: list[str]) -> str | None:
+    """A última exceção do bloco “Exception raised:” do doctest (tipo e mensagem), se houver."""
+    if "Exception raised:" not in lines:
+        return None
+    block = []
+    for line in lines[lines.index("Exception raised:") + 1:]:
+        if line.strip() and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    starts = [i for i, line in enumerate(block) if line.startswith("Traceback (most recent")]
+    tail = block[starts[-1] + 1:] if starts else block
+    first = next((i for i, line in enumerate(tail) if line and not line[0].isspace()), None)
+    return None if first is None else "\n".join(tail[first:]).strip()
+
+
+def _explain(kind: str, text: str) -> str:
+    """A frase para uma exceção do tipo ``kind`` com a mensagem ``text``."""
+    if kind in ("AssertionError", "ForbiddenCall") and text:
+        return text
+    if kind == "NameError":
+        match = re.search(r"name '([^']+)' is not defined", text)
+        missing = f"`{match.group(1)}`" if match else "um nome usado pelo teste"
+        return (f"{missing} não está definido quando o teste roda: a célula da resposta "
+                "foi apagada, vem depois da verificação ou deu erro ao ser executada.")
+    if kind == "TimeoutError":
+        return f"O teste passou do tempo e foi interrompido: {text}"
+    return f"O teste levantou {kind}: {text}" if text else f"O teste levantou {kind}."
+
+
+class CheckResult:
+    """O resultado de uma verificação, mostrado numa frase (texto e HTML)."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result  # o TestFile do otter, para quem quiser os detalhes
+
+    @property
+    def passed(self) -> bool:
+        return bool(getattr(self.result, "passed_all", False))
+
+    def summary(self) -> str:
+        name = getattr(self.result, "name", "exercício")
+        if self.passed:
+            return f"✅ {name}: passou nos testes públicos."
+        failed = [r for r in self.result.test_case_results if not r.passed]
+        reason = failure_reason(failed[0].message or "") if failed else "O teste não passou."
+        return f"❌ {name}: {reason}"
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        color = "#1b7837" if self.passed else "#b2182b"
+        return f'<p style="color: {color}; white-space: pre-wrap">{html.escape(self.summary())}</p>'
+
+
+class Notebook(otter.Notebook):
+    """O ``otter.Notebook`` com o resultado de ``check`` em português (uma frase, sem traceback)."""
+
+    def check(self, question: str, global_env: dict[str, Any] | None = None) -> Any:
+        if global_env is None:
+            frame = inspect.currentframe()
+            global_env = frame.f_back.f_globals if frame and frame.f_back else {}
+        result = super().check(question, global_env)
+        return CheckResult(result) if result is not None else result

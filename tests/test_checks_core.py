@@ -1,0 +1,90 @@
+"""As ferramentas das verificações: comparação com dicas e a proibição de atalhos."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.functional import scaled_dot_product_attention as apelido
+
+from residuais.checks import ForbiddenCall, Rule, expect_close, forbidden
+
+SDPA = Rule("torch.nn.functional.scaled_dot_product_attention",
+            "o exercício pede a atenção escrita por você.")
+BACKWARD = Rule("torch.Tensor.backward", "o exercício pede o gradiente sem o autograd.")
+
+
+def _qkv():
+    gen = torch.Generator().manual_seed(0)
+    return [torch.randn(2, 3, 4, generator=gen) for _ in range(3)]
+
+
+def honest(q, k, v):
+    return (q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5).softmax(-1) @ v
+
+
+def by_attribute(q, k, v):
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+def by_alias(q, k, v):
+    return apelido(q, k, v)
+
+
+def through_helper(q, k, v):
+    return by_attribute(q, k, v)
+
+
+def swallowing(q, k, v):
+    try:
+        return F.scaled_dot_product_attention(q, k, v)
+    except Exception:
+        return honest(q, k, v)
+
+
+def test_honest_answer_runs_and_the_builtin_is_restored():
+    q, k, v = _qkv()
+    original = F.scaled_dot_product_attention
+    with forbidden(honest, [SDPA]):
+        got = honest(q, k, v)
+    assert F.scaled_dot_product_attention is original
+    assert torch.allclose(got, F.scaled_dot_product_attention(q, k, v), atol=1e-6)
+
+
+@pytest.mark.parametrize("answer", [by_attribute, by_alias, through_helper, swallowing],
+                         ids=lambda f: f.__name__)
+def test_every_way_of_calling_the_builtin_is_caught(answer):
+    q, k, v = _qkv()
+    with (pytest.raises(ForbiddenCall, match=r"scaled_dot_product_attention.*não vale") as info,
+          forbidden(answer, [SDPA])):
+        answer(q, k, v)
+    assert "escrita por você" in str(info.value)
+    assert F.scaled_dot_product_attention(q, k, v).shape == (2, 3, 4)  # restaurada
+
+
+def test_methods_can_be_forbidden_too():
+    def uses_autograd(x):
+        y = (x**2).sum()
+        y.backward()
+        return x.grad
+
+    x = torch.ones(3, requires_grad=True)
+    with pytest.raises(ForbiddenCall, match="backward"), forbidden(uses_autograd, [BACKWARD]):
+        uses_autograd(x)
+    (x**2).sum().backward()  # restaurado
+    assert torch.equal(x.grad, 2 * torch.ones(3))
+
+
+def test_a_rule_for_something_missing_is_ignored():
+    rule = Rule("torch.nao_existe", "—")
+    with forbidden(honest, [rule]):
+        honest(*_qkv())
+
+
+def test_expect_close_gives_the_hint_of_a_typical_mistake():
+    expected = torch.tensor([1.0, 2.0])
+    expect_close(expected + 1e-6, expected, "ok")
+    with pytest.raises(AssertionError, match=r"caso “c”.*Dica: esqueceu o 2\?"):
+        expect_close(expected / 2, expected, "c", hints={"esqueceu o 2?": expected / 2})
+    with pytest.raises(AssertionError, match="forma"):
+        expect_close(torch.zeros(3), expected, "forma errada")
+    with pytest.raises(AssertionError, match="devolveu 3, mas o valor correto é 2"):
+        expect_close(3.0, 2.0, "número")
