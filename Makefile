@@ -18,7 +18,7 @@ PYTEST_PARALLEL := -n 2 --dist loadfile
 TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
 .DEFAULT_GOAL := help
-.PHONY: help book test test-rapido lab lint clean mathjax sysdeps bench release grade lock
+.PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock
 
 ## help: lista os alvos e o que cada um faz
 help:
@@ -57,9 +57,13 @@ sysdeps:
 	  fi; \
 	fi
 
-## book: constrói o site em _build/html (avisos contam como erros)
+## book: constrói a edição do estudante em _build/html, a que se publica (SOLUCOES=1: com as soluções)
 book: $(STAMP) $(MATHJAX)
-	$(BIN)/python -m coursetools.build
+	$(BIN)/python -m coursetools.editions estudante $(if $(SOLUCOES),--solucoes)
+
+## book-professor: constrói a edição do professor (com soluções e testes ocultos) em _build/professor
+book-professor: $(STAMP) $(MATHJAX)
+	$(BIN)/python -m coursetools.editions professor
 
 ## test: ruff e todos os testes, nos 2 núcleos (unidades, nbval, site, navegador, correção)
 test: $(STAMP) $(MATHJAX) sysdeps

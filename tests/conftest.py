@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools import book, build
+from coursetools import book, build, editions
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -24,13 +24,14 @@ def chapter_notebooks() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> tuple[Path, str]:
-    """Constrói o site numa pasta temporária, com avisos tratados como erros."""
+    """Constrói a edição do estudante (o site que se publica) numa pasta temporária, com avisos
+    tratados como erros, a partir de uma liberação feita ali mesmo."""
     out = tmp_path_factory.mktemp("site")
     try:
-        _, log = build.build_site(ROOT, out, timeout=600)
+        return editions.build_student_edition(ROOT, out, release_dir=out / "liberacao",
+                                              log=lambda _: None)
     except build.BuildError as exc:
         pytest.fail(f"A construção do site falhou:\n{exc.log[-5000:]}")
-    return out / "_build" / "html", log
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,6 +43,8 @@ def built_site(tmp_path_factory) -> tuple[Path, str]:
 LANES = {
     "test_site": "site",
     "test_quality": "site",
+    "test_leaks": "site",
+    "test_cloud_notebook": "grading",
     "test_browser": "browser",
     "test_coursework": "grading",
 }

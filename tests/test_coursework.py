@@ -245,6 +245,28 @@ def _code_cell(source: str) -> dict:
             "execution_count": None}
 
 
+# Atalhos na atenção do capítulo 6: a função pronta do PyTorch e a do pacote do curso.
+SHORTCUT_CHAPTER = "06_fluxo_residual"
+SHORTCUTS = {
+    "atalho_pytorch.ipynb": ("import torch.nn.functional as F\n\n\n"
+                             "def attention(q, k, v):\n"
+                             "    return F.scaled_dot_product_attention(q, k, v)\n",
+                             "scaled_dot_product_attention"),
+    "atalho_curso.ipynb": ("from residuais.transformer import scaled_dot_product_attention as sdpa"
+                           "\n\n\ndef attention(q, k, v):\n    return sdpa(q, k, v)\n",
+                           "scaled_dot_product_attention"),
+}
+
+
+def _shortcuts(release: Path, folder: Path) -> None:
+    """Entregas do capítulo 6 corretas em tudo, mas com a atenção (q1) feita por um atalho."""
+    q1 = _questions(release, SHORTCUT_CHAPTER)[0].name
+    for name, (answer, _) in SHORTCUTS.items():
+        notebook = _filled(release, SHORTCUT_CHAPTER)
+        notebook["cells"][_answer_cell(notebook, q1)]["source"] = answer
+        _save(notebook, folder / name)
+
+
 @pytest.fixture(scope="session")
 def graded(release_dir, tmp_path_factory) -> tuple[Path, dict[str, dict], Path]:
     """Corrige, numa passada só, a referência, a versão intocada e uma entrega parcialmente
@@ -263,6 +285,7 @@ def graded(release_dir, tmp_path_factory) -> tuple[Path, dict[str, dict], Path]:
         _save(partial, folder / f"parcial_{chapter}.ipynb")
     _bad_inputs(release_dir, folder)
     _fails_only_hidden_tests(release_dir, folder)
+    _shortcuts(release_dir, folder)
 
     out = folder.parent / "correcao"
     start = time.perf_counter()
@@ -661,3 +684,15 @@ def test_teacher_guide_row_matches_the_chapter(chapter):
                 + PROGRAMMING_MINUTES * len(questions))
     assert abs(_minutes(time_text) - estimate) <= 15, (
         f"{chapter}: o guia diz {time_text}; pela regra do guia, {round(estimate / 15) * 15} min")
+
+
+@pytest.mark.parametrize("name", SHORTCUTS)
+def test_a_shortcut_scores_zero_on_that_question_only(graded, release_dir, name):
+    _, rows, feedback_dir = graded
+    questions = _questions(release_dir, SHORTCUT_CHAPTER)
+    row = rows[name]
+    assert row["situacao"] == coursework.GRADED
+    assert float(row[questions[0].name]) == 0
+    assert all(float(row[q.name]) == q.points for q in questions[1:])
+    feedback = (feedback_dir / f"{name}.txt").read_text(encoding="utf-8")
+    assert SHORTCUTS[name][1] in feedback and "não vale neste exercício" in feedback

@@ -74,9 +74,9 @@ def test_chapter_page_has_math_figures_exercises_and_no_errors(built_site, noteb
     # exercícios numerados em português, soluções recolhidas
     assert re.search(r"Exercício \d", text) and "Solução para" in text
     assert "solution dropdown" in text
-    # células de teste e células cruas do otter não aparecem; soluções ficam escondidas
-    assert "BEGIN QUESTION" not in text and "check_lag1_autocorrelation" not in text
-    assert "tag_hide-input" in text
+    # células cruas do otter e testes não aparecem; cada exercício tem a sua verificação
+    assert "BEGIN QUESTION" not in text and "from residuais.checks." not in text
+    assert "grader.check(" in re.sub(r"<[^>]+>", "", text) and "tag_hide-input" in text
 
 
 def test_internal_links_and_anchors_resolve(built_site):

@@ -17,7 +17,7 @@ import yaml
 from coursetools.coursework.common import CORRUPTED, NOT_NOTEBOOK, skip_slow_import
 
 CHECK_CALL = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
-OTTER_INIT = re.compile(r"""otter\.Notebook\(\s*["']([^"']+?)(?:\.ipynb)?["']\s*\)""")
+OTTER_INIT = re.compile(r"""\bNotebook\(\s*["']([^"']+?)(?:\.ipynb)?["']\s*\)""")
 SHELL_LINE = re.compile(r"^(\s*)(!|%(?:pip|conda|mamba|system|sx)\b)")
 SHELL_CELL = re.compile(r"^\s*%%(?:bash|sh|script|system|sx)\b")
 

@@ -13,7 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import residuais
 from coursetools import book
+from coursetools import student as student_notebook
 from coursetools.coursework import notebooks
 from coursetools.coursework.common import (
     AUTOGRADER_DIR,
@@ -70,8 +72,10 @@ def _masters(root: Path, log: Callable[[str], Any]) -> list[Path]:
     return masters
 
 
-def _assign(master: Path, out: Path, tmp: Path) -> Chapter:
-    """Roda o ``otter assign`` num capítulo e copia para ``out`` o que a liberação usa."""
+def _assign(master: Path, out: Path, tmp: Path, source: str) -> Chapter:
+    """Roda o ``otter assign`` num capítulo e copia para ``out`` o que a liberação usa; o
+    notebook do estudante ganha a célula de preparação (instala o pacote vindo de ``source``)
+    e as mensagens das verificações em português (``coursetools.student``)."""
     import otter.assign
 
     result = tmp / master.stem
@@ -82,7 +86,10 @@ def _assign(master: Path, out: Path, tmp: Path) -> Chapter:
     chapter = Chapter(name=master.stem, title="", student=f"{STUDENT_DIR}/{master.name}",
                       autograder=f"{AUTOGRADER_DIR}/{master.stem}.zip",
                       solution=f"{SOLUTIONS_DIR}/{master.name}", questions=[])
-    shutil.copy(result / "student" / master.name, out / chapter.student)
+    otter_student = json.loads((result / "student" / master.name).read_text(encoding="utf-8"))
+    (out / chapter.student).write_text(
+        json.dumps(student_notebook.adapt(otter_student, master.stem, source), ensure_ascii=False,
+                   indent=1) + "\n", encoding="utf-8")
     shutil.copy(zips[0], out / chapter.autograder)
     shutil.copy(result / "autograder" / master.name, out / chapter.solution)
     student = json.loads((out / chapter.student).read_text(encoding="utf-8"))
@@ -110,6 +117,7 @@ def release(out: Path, root: Path | None = None,
     """
     root = root or find_root()
     masters = _masters(root, log)
+    source = student_notebook.package_source(root, residuais.__version__)
     skip_slow_import()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +128,7 @@ def release(out: Path, root: Path | None = None,
     with tempfile.TemporaryDirectory(prefix="liberacao-") as tmp:
         for master in masters:
             start = time.perf_counter()
-            chapter = _assign(master, out, Path(tmp))
+            chapter = _assign(master, out, Path(tmp), source)
             chapters.append(chapter)
             log(f"  {master.stem}: {len(chapter.questions)} exercícios, {chapter.points:g} pontos "
                 f"({time.perf_counter() - start:.1f} s)")

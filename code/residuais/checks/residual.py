@@ -1,77 +1,417 @@
-"""Verificações públicas dos exercícios de programação do capítulo 2 (conexões residuais)."""
+"""Verificações públicas dos exercícios de programação do capítulo 2 (conexões residuais).
+
+Os valores esperados são constantes escritas aqui (com as dos erros típicos, que viram dicas) ou
+vêm da forma em produto (I + A_K) ⋯ (I + A_1) h_0, calculada com ``torch.linalg.multi_dot``; o
+experimento confere a leitura de conjunto do capítulo com margem medida. Nenhuma resposta é
+calculada aqui.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from residuais.checks.core import as_float, call, expect_tensor, fail
+from residuais.checks.core import (
+    Rule,
+    as_float,
+    call,
+    expect_close,
+    expect_tensor,
+    fail,
+    forbidden,
+)
+
+REASON_BLOCK = ("o exercício é escrever a soma do atalho; os blocos residuais do curso já a "
+                "fazem.")
+RULES_RESIDUAL_FORWARD = (
+    Rule("residuais.models.mlp.ResidualBlock", REASON_BLOCK),
+    Rule("residuais.models.ResidualBlock", REASON_BLOCK),
+    Rule("residuais.models.mlp.ResidualMLP", REASON_BLOCK),
+    Rule("residuais.models.ResidualMLP", REASON_BLOCK),
+)
+RULES_PREACTIVATION_BLOCK = (
+    Rule("residuais.models.mlp.ResidualBlock",
+         "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
+    Rule("residuais.models.ResidualBlock",
+         "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
+)
+REASON_PATHS = "ela já enumera os caminhos; o exercício é escrever essa enumeração."
+RULES_UNROLLED_OUTPUT = (
+    Rule("residuais.analysis.expand_linear_residual", REASON_PATHS),
+    Rule("residuais.analysis.enumerate_paths", REASON_PATHS),
+)
+RULES_GRADIENT_SHARE = (
+    Rule("residuais.analysis.enumerate_paths",
+         "o exercício pede a conta por comprimento, sem listar os 2^K caminhos."),
+)
 
 
-def check_path_counts(fn: Callable[[int], Any], thorough: bool = False) -> None:
-    """Confere ``fn(K) -> (total, por_bloco)``: o número de caminhos da entrada à saída de uma
-    rede com K blocos residuais e, para cada bloco k = 1..K, quantos deles passam pelo ramo f_k."""
-    from residuais.analysis import enumerate_paths
-
-    sizes = [1, 2, 4] + ([0, 3, 5, 8, 10] if thorough else [])
-    for n_blocks in sizes:
-        case = f"K = {n_blocks}"
-        got = call(fn, case, n_blocks)
-        if not (isinstance(got, tuple | list) and len(got) == 2):
-            fail(f"No caso “{case}” esperava um par (total, por_bloco); recebeu {got!r}.")
-        total, per_block = got
-        paths = enumerate_paths(n_blocks)
-        if as_float(total, case) != len(paths):
-            fail(f"No caso “{case}” o total de caminhos é {len(paths)}; sua função devolveu "
-                  f"{total}. Cada bloco pode ser atravessado pelo ramo ou pulado pelo atalho.")
-        expected = [sum(k in p for p in paths) for k in range(1, n_blocks + 1)]
-        got_list = [as_float(v, case) for v in per_block]
-        if got_list != expected:
-            hint = ""
-            if got_list == [2 ** (n_blocks - k) for k in range(1, n_blocks + 1)]:
-                hint = (" Você contou 2^(K−k), os caminhos que começam *depois* do bloco k (os "
-                        "termos de ∂y/∂h_k); a pergunta é quantos caminhos da entrada à saída "
-                        "passam pelo bloco k.")
-            fail(f"No caso “{case}” os caminhos por bloco deviam ser {expected}; sua função "
-                  f"devolveu {[int(v) for v in got_list]}.{hint}")
+def _table(values: Any) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
 
 
-def check_preactivation_block(
-    fn: Callable[[torch.Tensor, nn.Module, nn.Module], Any], thorough: bool = False
-) -> None:
-    """Confere ``fn(h, norm, linear)``: o bloco de pré-ativação h + linear(ReLU(norm(h))),
-    contra ``residuais.models.ResidualBlock(order="pre")`` com os mesmos pesos."""
-    from residuais.models import ResidualBlock
+# --------------------------------------------------------------------------------------------
+# exercício 1: as representações de uma rede residual, bloco a bloco
+# --------------------------------------------------------------------------------------------
 
-    widths = [8] + ([1, 32] if thorough else [])
-    modes = ["treino"] + (["avaliação"] if thorough else [])
-    for width in widths:
-        for mode in modes:
-            case = f"largura {width}, modo de {mode}"
-            torch.manual_seed(width)
-            block = ResidualBlock(width, order="pre").train(mode == "treino")
-            norm, _, linear = block.branch
-            with torch.no_grad():
-                norm.weight.uniform_(0.5, 1.5)
-                norm.bias.uniform_(-0.5, 0.5)
-            h = torch.randn(16, width)
-            with torch.no_grad():
-                expected = block(h)
-                got = call(fn, case, h.clone(), norm, linear)
-            expect_tensor(got, h.shape, case, type_first=True,
-                           expected=f"a saída deve ter a forma da entrada, {tuple(h.shape)}")
-            if not torch.allclose(got, expected, atol=1e-5):
-                with torch.no_grad():
-                    no_skip = linear(torch.relu(norm(h)))
-                    wrong_order = torch.relu(linear(norm(h))) + h
-                hint = ""
-                if torch.allclose(got, no_skip, atol=1e-5):
-                    hint = " Faltou somar a entrada h (o atalho)."
-                elif torch.allclose(got, wrong_order, atol=1e-5):
-                    hint = " A ordem do ramo é BN → ReLU → linear, não BN → linear → ReLU."
-                fail(f"No caso “{case}” a saída difere da referência (erro máximo "
-                      f"{(got - expected).abs().max().item():.3g}).{hint}")
+HINT_NO_SKIP = "faltou o atalho: h_k = h_{k−1} + f_k(h_{k−1}), não só f_k(h_{k−1})."
+HINT_ONLY_FROM_INPUT = ("cada ramo recebe a representação anterior, h_{k−1}, e não a entrada "
+                        "h_0.")
+HINT_ALIASED = ("dois elementos da lista são o mesmo tensor: `h += …` altera o tensor no lugar "
+                "(e os que já estão na lista com ele); escreva `h = h + …`.")
+HINT_ONLY_LAST = ("parece que você devolveu só h_K; o pedido é a lista [h_0, h_1, …, h_K] "
+                  "inteira.")
+HINT_MISSING_INPUT = "a lista começa com h_0, a própria entrada: são K + 1 elementos."
 
+
+def _half(h: torch.Tensor) -> torch.Tensor:
+    return 0.5 * h
+
+
+def _quarter_flipped(h: torch.Tensor) -> torch.Tensor:
+    return 0.25 * h.flip(-1)
+
+
+# (descrição, h_0, ramos) → ([h_0, …, h_K], {dica: lista de um erro típico})
+FORWARD_CASES: list[tuple[str, Any, list[Callable[[torch.Tensor], torch.Tensor]], Any,
+                          dict[str, Any]]] = [
+    ("três ramos: 0,5·h, sen h e 0,25·(h invertido)", (1.0, -2.0, 0.5),
+     [_half, torch.sin, _quarter_flipped],
+     ((1.0, -2.0, 0.5), (1.5, -3.0, 0.75), (2.497495, -3.14112, 1.431639),
+      (2.855405, -3.9264, 2.056013)), {
+         HINT_NO_SKIP: ((1.0, -2.0, 0.5), (0.5, -1.0, 0.25), (0.479426, -0.841471, 0.247404),
+                        (0.061851, -0.210368, 0.119856)),
+         HINT_ONLY_FROM_INPUT: ((1.0, -2.0, 0.5), (1.5, -3.0, 0.75),
+                                (2.341471, -3.909297, 1.229426),
+                                (2.466471, -4.409297, 1.479426)),
+     }),
+    ("um ramo tanh, lote de forma (2, 3)", ((0.5, -1.0, 2.0), (0.0, 3.0, -0.25)), [torch.tanh],
+     (((0.5, -1.0, 2.0), (0.0, 3.0, -0.25)),
+      ((0.962117, -1.761594, 2.964028), (0.0, 3.995055, -0.494919))), {
+         HINT_NO_SKIP: (((0.5, -1.0, 2.0), (0.0, 3.0, -0.25)),
+                        ((0.462117, -0.761594, 0.964028), (0.0, 0.995055, -0.244919))),
+     }),
+]
+
+
+def expect_states(got: Any, expected: Sequence[torch.Tensor], case: str,
+                  hints: Mapping[str, Sequence[torch.Tensor]]) -> None:
+    """Confere a lista [h_0, …, h_K]: tipo, tamanho, formas, tensores distintos e valores."""
+    shape = tuple(expected[0].shape)
+    if isinstance(got, torch.Tensor):
+        hint = f" Dica: {HINT_ONLY_LAST}" if tuple(got.shape) == shape else ""
+        fail(f"No caso “{case}” esperava uma lista com {len(expected)} tensores "
+             f"[h_0, …, h_K]; recebeu um tensor de forma {tuple(got.shape)}.{hint}")
+    if not isinstance(got, list | tuple):
+        fail(f"No caso “{case}” esperava uma lista com {len(expected)} tensores [h_0, …, h_K]; "
+             f"recebeu {type(got).__name__}.")
+    for k, state in enumerate(got):
+        if not isinstance(state, torch.Tensor):
+            fail(f"No caso “{case}” esperava uma lista de tensores [h_0, …, h_K], mas o "
+                 f"elemento {k} é {type(state).__name__}.")
+    if len(got) != len(expected):
+        hint = f" Dica: {HINT_MISSING_INPUT}" if len(got) == len(expected) - 1 else ""
+        fail(f"No caso “{case}” esperava {len(expected)} tensores [h_0, …, h_K]; a lista tem "
+             f"{len(got)}.{hint}")
+    for k, state in enumerate(got):
+        expect_tensor(state, shape, case, type_first=True,
+                      expected=f"h_{k} deve ter a forma de h_0, {shape}")
+    if len({id(state) for state in got}) < len(got):
+        fail(f"No caso “{case}” a lista está errada. Dica: {HINT_ALIASED}")
+    stacked = torch.stack([state.detach().to(torch.float64) for state in got])
+    expect_close(stacked, torch.stack(list(expected)).to(torch.float64), case, tol=1e-5,
+                 hints={text: torch.stack(list(wrong)).to(torch.float64)
+                        for text, wrong in hints.items()})
+
+
+def check_residual_forward(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(branches, h0)`` = [h_0, h_1, …, h_K], h_k = h_{k−1} + f_k(h_{k−1}), em
+    dois casos com ramos e valores escritos."""
+    for case, h0, branches, expected, hints in FORWARD_CASES:
+        with torch.no_grad(), forbidden(fn, RULES_RESIDUAL_FORWARD):
+            got = call(fn, case, list(branches), _table(h0))
+        expect_states(got, list(_table(expected)), case,
+                      {text: list(_table(wrong)) for text, wrong in hints.items()})
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 2: o bloco de pré-ativação
+# --------------------------------------------------------------------------------------------
+
+HINT_FORGOT_SKIP = "faltou somar a entrada h (o atalho)."
+HINT_WRONG_BRANCH_ORDER = "a ordem do ramo é BN → ReLU → linear, não BN → linear → ReLU."
+HINT_RELU_AFTER_SUM = ("no bloco de pré-ativação não há ReLU depois da soma: a saída é "
+                       "h + linear(ReLU(norm(h))).")
+
+BLOCK_INPUT = ((1.0, -2.0, 0.5), (0.0, 1.5, -1.0), (2.0, 0.5, 1.0), (-1.0, -0.5, 0.0))
+NORM_WEIGHT = (1.5, 0.5, 1.0)
+NORM_BIAS = (0.2, -0.3, 0.0)
+RUNNING_MEAN = (0.5, -0.5, 0.0)
+RUNNING_VAR = (4.0, 1.0, 0.25)
+LINEAR_WEIGHT = ((1.0, -1.0, 0.5), (0.0, 2.0, -1.0), (-0.5, 0.0, 1.0))
+LINEAR_BIAS = (0.25, -0.5, 0.0)
+
+# modo do batch norm → (saída esperada, {dica: saída de um erro típico})
+BLOCK_CASES: dict[str, tuple[Any, dict[str, Any]]] = {
+    "treino": (((2.374362, -3.007088, 0.571679), (-0.078377, 1.656754, -1.0),
+                (5.054056, -1.183205, 1.076979), (-0.75, -1.0, 0.0)), {
+        HINT_FORGOT_SKIP: ((1.374362, -1.007088, 0.071679), (-0.078377, 0.156754, 0.0),
+                           (3.054056, -1.683205, 0.076979), (0.25, -0.5, 0.0)),
+        HINT_WRONG_BRANCH_ORDER: ((3.399412, -2.0, 0.571679), (0.0, 3.178017, -1.0),
+                                  (5.112372, 0.5, 1.076979), (-1.0, -0.5, 0.737197)),
+        HINT_RELU_AFTER_SUM: ((2.374362, 0.0, 0.571679), (0.0, 1.656754, 0.0),
+                              (5.054056, 0.0, 1.076979), (0.0, 0.0, 0.0)),
+    }),
+    "avaliação": (((2.32499, -3.49998, 1.21248), (-0.449995, 2.39999, -1.0),
+                   (4.374981, -1.599965, 2.337461), (-0.75, -1.0, 0.0)), {
+        HINT_FORGOT_SKIP: ((1.32499, -1.49998, 0.71248), (-0.449995, 0.89999, 0.0),
+                           (2.374981, -2.099965, 1.337461), (0.25, -0.5, 0.0)),
+        HINT_WRONG_BRANCH_ORDER: ((3.374986, -2.0, 1.21248), (0.0, 4.39995, -1.0),
+                                  (4.374981, 0.5, 2.337461), (-1.0, -0.5, 0.462499)),
+        HINT_RELU_AFTER_SUM: ((2.32499, 0.0, 1.21248), (0.0, 2.39999, 0.0),
+                              (4.374981, 0.0, 2.337461), (0.0, 0.0, 0.0)),
+    }),
+}
+
+
+def small_block_layers(training: bool) -> tuple[nn.BatchNorm1d, nn.Linear]:
+    """O batch norm e a camada linear (3 → 3) dos casos públicos, com valores escritos, em
+    float64; em modo de avaliação, com estatísticas guardadas escritas."""
+    norm, linear = nn.BatchNorm1d(3).double(), nn.Linear(3, 3).double()
+    with torch.no_grad():
+        norm.weight.copy_(_table(NORM_WEIGHT))
+        norm.bias.copy_(_table(NORM_BIAS))
+        norm.running_mean.copy_(_table(RUNNING_MEAN))
+        norm.running_var.copy_(_table(RUNNING_VAR))
+        linear.weight.copy_(_table(LINEAR_WEIGHT))
+        linear.bias.copy_(_table(LINEAR_BIAS))
+    return norm.train(training), linear
+
+
+def check_preactivation_block(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(h, norm, linear)`` = h + linear(ReLU(norm(h))) com camadas de valores
+    escritos, com o batch norm em modo de treino e de avaliação."""
+    h = _table(BLOCK_INPUT)
+    for mode, (expected, hints) in BLOCK_CASES.items():
+        case = f"lote de forma (4, 3), batch norm em modo de {mode}"
+        norm, linear = small_block_layers(mode == "treino")
+        with torch.no_grad(), forbidden(fn, RULES_PREACTIVATION_BLOCK):
+            got = call(fn, case, h.clone(), norm, linear)
+        expect_tensor(got, h.shape, case, type_first=True,
+                      expected=f"a saída deve ter a forma da entrada, {tuple(h.shape)}")
+        expect_close(got, _table(expected), case, tol=1e-5,
+                     hints={text: _table(wrong) for text, wrong in hints.items()})
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3: a saída como soma de caminhos
+# --------------------------------------------------------------------------------------------
+
+HINT_REVERSED_PRODUCT = ("o termo de um caminho aplica os ramos na ordem dos blocos: "
+                         "A_{k_m} ⋯ A_{k_2} A_{k_1} h_0, com o primeiro bloco à direita.")
+HINT_NO_IDENTITY_PATH = "faltou o caminho que só usa atalhos: o termo h_0."
+HINT_MAX_LENGTH_STRICT = ("max_length conta os ramos do caminho: os caminhos com exatamente "
+                          "max_length ramos também entram.")
+
+# Um caso escrito para uma truncagem que a forma em produto não dá: K = 4, d = 2, até 2 ramos.
+TRUNCATED_MATRICES = (((0.0, 1.0), (1.0, 0.0)), ((1.0, 1.0), (0.0, 1.0)),
+                      ((0.5, 0.0), (0.0, -1.0)), ((0.0, -1.0), (2.0, 0.0)))
+TRUNCATED_INPUT = (1.0, 2.0)
+TRUNCATED_MAX_LENGTH = 2
+TRUNCATED_EXPECTED = (9.0, 14.0)
+
+# O experimento: K = 10 blocos de largura 8 com ramos A_k = 0,2 · N(0, 1/8) (cada ramo
+# multiplica a norma por cerca de 0,2), 4 redes (sementes 0 a 3). Só os caminhos curtos
+# importam: o erro relativo médio da soma truncada em max_length ramos deve cair a cada
+# comprimento, passar de 30% só com o atalho (max_length = 0) e ficar abaixo de 5% com até 3
+# ramos (176 dos 1.024 caminhos). Medido com a resposta de referência em 200 grupos de 4 redes:
+# o erro só com o atalho fica entre 0,41 e 0,81 (média 0,57); com até 3 ramos, entre 0,010 e
+# 0,038 (média 0,019, desvio-padrão 0,005).
+EXPERIMENT_BLOCKS = 10
+EXPERIMENT_WIDTH = 8
+EXPERIMENT_GAIN = 0.2
+EXPERIMENT_SEEDS = range(4)
+EXPERIMENT_IDENTITY_ERROR = 0.3
+EXPERIMENT_SHORT_ERROR = 0.05
+EXPERIMENT_SHORT_LENGTH = 3
+
+
+def product_form(matrices: Sequence[torch.Tensor], h0: torch.Tensor) -> torch.Tensor:
+    """A saída da rede, (I + A_K) ⋯ (I + A_1) h_0, com ``torch.linalg.multi_dot``."""
+    if not matrices:
+        return h0.clone()
+    eye = torch.eye(h0.shape[0], dtype=h0.dtype)
+    factors = [eye + a for a in reversed(matrices)]
+    return torch.linalg.multi_dot([*factors, h0.unsqueeze(1)]).squeeze(1)
+
+
+def _random_matrices(n_blocks: int, width: int, gain: float, seed: int
+                     ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    matrices = [gain / math.sqrt(width)
+                * torch.randn(width, width, generator=gen, dtype=torch.float64)
+                for _ in range(n_blocks)]
+    return matrices, torch.randn(width, generator=gen, dtype=torch.float64)
+
+
+def expect_unrolled(got: Any, expected: torch.Tensor, case: str,
+                    hints: Mapping[str, torch.Tensor]) -> None:
+    expect_tensor(got, expected.shape, case, type_first=True,
+                  expected=f"a soma dos caminhos deve ter a forma de h_0, {tuple(expected.shape)}")
+    tol = 1e-9 * max(1.0, expected.abs().max().item())
+    expect_close(got, expected, case, tol=tol, hints=hints)
+
+
+def _unrolled(fn: Callable[..., Any], matrices: Sequence[torch.Tensor], h0: torch.Tensor,
+              case: str, max_length: int | None = None) -> Any:
+    extra = () if max_length is None else (max_length,)
+    with forbidden(fn, RULES_UNROLLED_OUTPUT):
+        return call(fn, case, [a.clone() for a in matrices], h0.clone(), *extra)
+
+
+def check_unrolled_output(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(matrices, h0, max_length=None)``: a soma, sobre os caminhos com no máximo
+    ``max_length`` ramos, de A_{k_m} ⋯ A_{k_1} h_0. Sem truncagem, ela deve ser a saída da rede
+    (I + A_K) ⋯ (I + A_1) h_0 para K = 1 … 5; truncada em 0, 1 e K − 1 ramos, o que a forma em
+    produto dá; e num caso escrito. Depois roda com ela o experimento dos caminhos curtos."""
+    for n_blocks in range(1, 6):
+        matrices, h0 = _random_matrices(n_blocks, 3, 1.0, seed=n_blocks)
+        full = product_form(matrices, h0)
+        case = f"K = {n_blocks}, todos os caminhos"
+        hints = {HINT_NO_IDENTITY_PATH: full - h0}
+        if n_blocks > 1:
+            hints[HINT_REVERSED_PRODUCT] = product_form(list(reversed(matrices)), h0)
+        expect_unrolled(_unrolled(fn, matrices, h0, case), full, case, hints)
+
+        case = f"K = {n_blocks}, max_length = 0"
+        expect_unrolled(_unrolled(fn, matrices, h0, case, 0), h0, case, {})
+        case = f"K = {n_blocks}, max_length = 1"
+        first_order = h0 + sum(a @ h0 for a in matrices)
+        expect_unrolled(_unrolled(fn, matrices, h0, case, 1), first_order, case,
+                        {HINT_MAX_LENGTH_STRICT: h0})
+        if n_blocks > 2:
+            case = f"K = {n_blocks}, max_length = {n_blocks - 1}"
+            longest = torch.linalg.multi_dot([*reversed(matrices), h0.unsqueeze(1)]).squeeze(1)
+            expect_unrolled(_unrolled(fn, matrices, h0, case, n_blocks - 1), full - longest,
+                            case, {})
+
+    matrices = [_table(a) for a in TRUNCATED_MATRICES]
+    h0 = _table(TRUNCATED_INPUT)
+    case = f"K = 4, d = 2, max_length = {TRUNCATED_MAX_LENGTH} (matrizes escritas)"
+    expect_unrolled(_unrolled(fn, matrices, h0, case, TRUNCATED_MAX_LENGTH),
+                    _table(TRUNCATED_EXPECTED), case,
+                    {HINT_MAX_LENGTH_STRICT: h0 + sum(a @ h0 for a in matrices)})
+
+    lengths = range(EXPERIMENT_SHORT_LENGTH + 1)
+    errors = torch.zeros(len(lengths), dtype=torch.float64)
+    for seed in EXPERIMENT_SEEDS:
+        matrices, h0 = _random_matrices(EXPERIMENT_BLOCKS, EXPERIMENT_WIDTH, EXPERIMENT_GAIN,
+                                        seed)
+        full = product_form(matrices, h0)
+        case = f"experimento com K = 10, d = 8, ramos de ganho 0,2 (semente {seed})"
+        expect_unrolled(_unrolled(fn, matrices, h0, case), full, case, {})
+        for length in lengths:
+            got = _unrolled(fn, matrices, h0, f"{case}, max_length = {length}", length)
+            expect_tensor(got, h0.shape, case, type_first=True)
+            errors[length] += ((got.detach().to(torch.float64) - full).norm()
+                               / full.norm()).item() / len(EXPERIMENT_SEEDS)
+    shown = ", ".join(f"{e:.3f}" for e in errors.tolist())
+    if not (errors[0] > EXPERIMENT_IDENTITY_ERROR
+            and errors[EXPERIMENT_SHORT_LENGTH] < EXPERIMENT_SHORT_ERROR
+            and (errors[1:] < errors[:-1]).all()):
+        fail(f"No experimento com K = 10 e ramos de ganho 0,2, os erros relativos médios da "
+             f"soma truncada em 0, 1, 2 e 3 ramos foram {shown}; esperava que caíssem a cada "
+             f"comprimento, de mais de 0,3 a menos de 0,05.")
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4: quanto do gradiente passa por caminhos de cada comprimento
+# --------------------------------------------------------------------------------------------
+
+HINT_FORGOT_BINOMIAL = ("há C(K, ℓ) caminhos de comprimento ℓ, e cada um carrega g^ℓ: faltou "
+                        "multiplicar pelo número de caminhos.")
+HINT_NOT_NORMALIZED = ("essas são as contribuições C(K, ℓ)·g^ℓ; falta dividir pelo total, para "
+                       "que as frações somem 1.")
+HINT_POWER_OF_TWO = ("dividir por 2^K (o número de caminhos) só normaliza quando g = 1; o total "
+                     "a dividir é a soma das contribuições, Σ_ℓ C(K, ℓ)·g^ℓ.")
+HINT_PROBABILITY_G = ("g não é uma probabilidade: o atalho multiplica por 1 e o ramo por g, "
+                      "então o peso de um caminho é g^ℓ · 1^(K − ℓ), sem (1 − g)^(K − ℓ).")
+HINT_COUNTS_ONLY = ("essa é só a contagem de caminhos, C(K, ℓ)/2^K: faltou o peso g^ℓ de cada "
+                    "caminho.")
+
+# (K, g) → (frações esperadas, {dica: frações de um erro típico})
+SHARE_CASES: dict[tuple[int, float], tuple[tuple[float, ...], dict[str, tuple[float, ...]]]] = {
+    (4, 1.0): ((0.0625, 0.25, 0.375, 0.25, 0.0625), {
+        HINT_FORGOT_BINOMIAL: (0.2, 0.2, 0.2, 0.2, 0.2),
+        HINT_NOT_NORMALIZED: (1.0, 4.0, 6.0, 4.0, 1.0),
+        HINT_PROBABILITY_G: (0.0, 0.0, 0.0, 0.0, 1.0),
+    }),
+    (3, 0.5): ((0.296296, 0.444444, 0.222222, 0.037037), {
+        HINT_FORGOT_BINOMIAL: (0.533333, 0.266667, 0.133333, 0.066667),
+        HINT_NOT_NORMALIZED: (1.0, 1.5, 0.75, 0.125),
+        HINT_POWER_OF_TWO: (0.125, 0.1875, 0.09375, 0.015625),
+        HINT_PROBABILITY_G: (0.125, 0.375, 0.375, 0.125),
+    }),
+}
+# A ResNet-110 (K = 54) com g = 0,2: as frações em três comprimentos e o comprimento que mais
+# carrega; os erros típicos põem o máximo em outro lugar.
+RESNET_BLOCKS, RESNET_GAIN = 54, 0.2
+RESNET_SHARES = {0: 5.29923e-05, 9: 0.144287, 27: 1.38476e-08}
+RESNET_MODE = 9
+RESNET_WRONG_MODES = {0: HINT_FORGOT_BINOMIAL, 27: HINT_COUNTS_ONLY, 11: HINT_PROBABILITY_G}
+
+
+def shares_vector(got: Any, n_blocks: int, case: str) -> torch.Tensor:
+    """As frações como tensor float64 de K + 1 números (aceita lista, tupla ou tensor)."""
+    if isinstance(got, torch.Tensor):
+        if got.dim() != 1 or got.numel() != n_blocks + 1:
+            fail(f"No caso “{case}” esperava K + 1 = {n_blocks + 1} frações (ℓ = 0 … K); "
+                 f"recebeu um tensor de forma {tuple(got.shape)}.")
+        return got.detach().to(torch.float64)
+    if not isinstance(got, list | tuple):
+        fail(f"No caso “{case}” esperava uma lista de K + 1 = {n_blocks + 1} frações; recebeu "
+             f"{type(got).__name__}.")
+    if len(got) != n_blocks + 1:
+        fail(f"No caso “{case}” esperava K + 1 = {n_blocks + 1} frações (ℓ = 0 … K, inclusive "
+             f"o caminho só de atalhos); recebeu {len(got)}.")
+    return torch.tensor([as_float(v, case) for v in got], dtype=torch.float64)
+
+
+def expect_shares(got: torch.Tensor, expected: torch.Tensor, case: str,
+                  hints: Mapping[str, torch.Tensor]) -> None:
+    expect_close(got, expected, case, tol=1e-6, hints=hints)
+
+
+def check_gradient_share_by_path_length(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(n_blocks, branch_gain)``: a fração do gradiente total que passa pelos
+    caminhos de comprimento ℓ = 0 … K, se cada ramo multiplica o gradiente por g e cada atalho
+    por 1. Dois casos escritos e a ResNet-110 (K = 54, g = 0,2)."""
+    for (n_blocks, gain), (expected, hints) in SHARE_CASES.items():
+        case = f"K = {n_blocks}, g = {gain}"
+        with forbidden(fn, RULES_GRADIENT_SHARE):
+            got = call(fn, case, n_blocks, gain)
+        expect_shares(shares_vector(got, n_blocks, case), _table(expected), case,
+                      {text: _table(wrong) for text, wrong in hints.items()})
+
+    case = f"K = {RESNET_BLOCKS}, g = {RESNET_GAIN} (ResNet-110)"
+    with forbidden(fn, RULES_GRADIENT_SHARE):
+        got = call(fn, case, RESNET_BLOCKS, RESNET_GAIN)
+    shares = shares_vector(got, RESNET_BLOCKS, case)
+    if not torch.isfinite(shares).all():
+        fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN.")
+    if abs(shares.sum().item() - 1) > 1e-6:
+        fail(f"No caso “{case}” as frações somam {shares.sum().item():.6g}, não 1. "
+             f"Dica: {HINT_NOT_NORMALIZED}")
+    mode = int(shares.argmax())
+    if mode != RESNET_MODE:
+        hint = f" Dica: {RESNET_WRONG_MODES[mode]}" if mode in RESNET_WRONG_MODES else ""
+        fail(f"No caso “{case}” o comprimento que mais carrega gradiente na sua resposta é "
+             f"{mode}; o correto é {RESNET_MODE}.{hint}")
+    for length, value in RESNET_SHARES.items():
+        if not math.isclose(shares[length].item(), value, rel_tol=1e-5):
+            fail(f"No caso “{case}” a fração do comprimento {length} é "
+                 f"{shares[length].item():.4g}; a correta é {value:.4g}.")

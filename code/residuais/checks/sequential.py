@@ -1,70 +1,387 @@
-"""Verificações públicas dos exercícios de programação do capítulo 1 (processamento sequencial)."""
+"""Verificações públicas dos exercícios de programação do capítulo 1 (processamento sequencial).
+
+Os valores esperados são constantes escritas aqui (com as dos erros típicos, que viram dicas) ou
+vêm do autograd do PyTorch, calculados fora do bloco em que os atalhos ficam proibidos; o
+experimento confere a previsão do capítulo com margem medida. Nenhuma resposta é calculada aqui.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
-from residuais.analysis import lag1_autocorrelation
-from residuais.checks.core import as_float, call, expect_tensor, fail
+from residuais.checks.core import (
+    Rule,
+    as_float,
+    call,
+    expect_close,
+    expect_tensor,
+    fail,
+    forbidden,
+)
+
+REASON_AUTOGRAD = "o exercício pede o Jacobiano pela fórmula, sem o autograd."
+RULES_AUTOGRAD = (
+    Rule("torch.autograd.functional.jacobian", REASON_AUTOGRAD),
+    Rule("torch.autograd.functional.vjp", REASON_AUTOGRAD),
+    Rule("torch.autograd.functional.jvp", REASON_AUTOGRAD),
+    Rule("torch.autograd.grad", REASON_AUTOGRAD),
+    Rule("torch.autograd.backward", REASON_AUTOGRAD),
+    Rule("torch.Tensor.backward", REASON_AUTOGRAD),
+    Rule("torch.func.jacrev", REASON_AUTOGRAD),
+    Rule("torch.func.jacfwd", REASON_AUTOGRAD),
+    Rule("torch.func.vjp", REASON_AUTOGRAD),
+    Rule("torch.func.jvp", REASON_AUTOGRAD),
+    Rule("torch.func.grad", REASON_AUTOGRAD),
+)
+RULES_AUTOCORRELATION = (
+    Rule("residuais.analysis.lag1_autocorrelation",
+         "ela já calcula a defasagem 1; o exercício é escrever a autocorrelação para qualquer "
+         "defasagem."),
+)
+REASON_JACOBIANS = "ela calcula os Jacobianos das camadas com o autograd."
+RULES_RELU_LAYER_JACOBIAN = (
+    *RULES_AUTOGRAD,
+    Rule("residuais.analysis.sequential_jacobians", REASON_JACOBIANS),
+)
+RULES_JACOBIAN_NORMS = RULES_RELU_LAYER_JACOBIAN
+RULES_TWO_GRADIENT_VALUES = (
+    *(Rule(rule.target, "o exercício pede as derivadas só com passos para a frente do modelo, "
+           "sem o autograd.") for rule in RULES_AUTOGRAD),
+    Rule("residuais.analysis.input_gradient", "ela calcula dy/dx com o autograd."),
+)
 
 
-def _signals(thorough: bool) -> dict[str, torch.Tensor]:
+def norms_vector(values: Any, length: int, case: str) -> torch.Tensor:
+    """``values`` (lista, tupla ou tensor de ``length`` normas) como tensor float64."""
+    what = f"uma norma por camada ({length} camadas)"
+    if isinstance(values, torch.Tensor):
+        if values.dim() != 1 or values.numel() != length:
+            fail(f"No caso “{case}” esperava {what}: {length} números numa lista (ou tensor de "
+                 f"forma ({length},)); recebeu um tensor de forma {tuple(values.shape)}.")
+        return values.detach().to(torch.float64).cpu()
+    if not isinstance(values, list | tuple):
+        fail(f"No caso “{case}” esperava {what}: uma lista de {length} números; recebeu "
+             f"{type(values).__name__}.")
+    if len(values) != length:
+        fail(f"No caso “{case}” esperava {what}: {length} números; recebeu {len(values)}.")
+    return torch.tensor([as_float(v, case) for v in values], dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 1: autocorrelação com qualquer defasagem
+# --------------------------------------------------------------------------------------------
+
+HINT_UNCENTERED = "parece que a média não foi subtraída antes de multiplicar."
+HINT_LAG_IGNORED = ("esse é o valor com defasagem 1: use `lag` para emparelhar g_i com "
+                    "g_{i+lag}.")
+HINT_FEWER_TERMS = ("a equação não divide o numerador por N − lag (nem o denominador por N): "
+                    "as duas somas entram como estão.")
+HINT_PEARSON = ("isso é a correlação de Pearson entre as fatias g[:-lag] e g[lag:], cada uma "
+                "com a própria média e o próprio desvio-padrão; a equação usa a média ḡ da "
+                "sequência inteira e, no denominador, a soma dos quadrados dos N termos.")
+HINT_SHORT_DENOMINATOR = ("o denominador soma os quadrados dos N termos centrados, não só dos "
+                          "N − lag primeiros.")
+
+
+def _sine() -> torch.Tensor:
+    return 3 + torch.sin(0.3 * torch.arange(200, dtype=torch.float64))
+
+
+def _alternating() -> torch.Tensor:
+    return torch.tensor([1.0, -1.0] * 10, dtype=torch.float64)
+
+
+def _white() -> torch.Tensor:
     gen = torch.Generator().manual_seed(1234)
-    white = torch.randn(500, generator=gen, dtype=torch.float64)
-    cases = {
-        "ruído branco (500 pontos)": white,
-        "ruído marrom (soma acumulada do ruído branco)": white.cumsum(0),
-    }
-    if thorough:
-        cases["sequência alternada +1, −1, +1, ..."] = torch.tensor([1.0, -1.0] * 20)
-        cases["senoide com média 3 (a média deve ser subtraída)"] = (
-            3 + torch.sin(torch.linspace(0, 12, 300))
-        )
-        cases["tensor float32 de forma (64, 1)"] = torch.randn(64, 1, generator=gen)
-    return cases
+    return torch.randn(300, generator=gen, dtype=torch.float64)
 
 
-def check_lag1_autocorrelation(fn: Callable[[torch.Tensor], Any], thorough: bool = False) -> None:
-    """Confere uma implementação da autocorrelação com defasagem 1."""
-    for case, signal in _signals(thorough).items():
-        got = as_float(call(fn, case, signal.clone()), case)
-        expected = lag1_autocorrelation(signal)
-        if not abs(got - expected) <= 1e-4:
-            hint = ""
-            uncentered = (signal[:-1] * signal[1:]).sum() / (signal * signal).sum()
-            if abs(got - uncentered.item()) < 1e-4:
-                hint = " Parece que a média não foi subtraída antes de multiplicar."
-            fail(f"No caso “{case}” sua função devolveu {got:.4f}, mas o valor correto é "
-                  f"{expected:.4f} (tolerância 1e-4).{hint}")
+def _brown_grid() -> torch.Tensor:
+    gen = torch.Generator().manual_seed(5)
+    return torch.randn(300, generator=gen, dtype=torch.float64).cumsum(0).reshape(10, 30)
 
 
-def relu_layer_jacobian_reference(
-    weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor
-) -> torch.Tensor:
-    """Jacobiano de h ↦ ReLU(W h + b) calculado pelo autograd; forma (m, n)."""
-    return torch.autograd.functional.jacobian(lambda v: torch.relu(weight @ v + bias), h)
+# (descrição, sinal, defasagem) → (autocorrelação, {dica: valor de um erro típico}). O primeiro
+# caso separa todos os erros típicos; no último (defasagem 1) alguns ficam perto demais do certo.
+AUTOCORRELATION_CASES: dict[tuple[str, Callable[[], torch.Tensor], int],
+                            tuple[float, dict[str, float]]] = {
+    ("senoide 3 + sen(0,3·i), 200 pontos", _sine, 5): (0.084750, {
+        HINT_UNCENTERED: 0.921946,
+        HINT_LAG_IGNORED: 0.955209,
+        HINT_FEWER_TERMS: 0.086923,
+        HINT_PEARSON: 0.085960,
+        HINT_SHORT_DENOMINATOR: 0.086222,
+    }),
+    ("alternada +1, −1, … (20 pontos)", _alternating, 2): (0.9, {
+        HINT_LAG_IGNORED: -0.95,
+    }),
+    ("ruído branco (300 pontos)", _white, 3): (-0.048176, {
+        HINT_UNCENTERED: -0.046829,
+        HINT_LAG_IGNORED: -0.074875,
+        HINT_PEARSON: -0.048420,
+    }),
+    ("ruído marrom de forma (10, 30), achatado", _brown_grid, 10): (0.765187, {
+        HINT_UNCENTERED: 0.765005,
+        HINT_LAG_IGNORED: 0.978158,
+        HINT_FEWER_TERMS: 0.791573,
+        HINT_PEARSON: 0.788099,
+        HINT_SHORT_DENOMINATOR: 0.808955,
+    }),
+    ("senoide 3 + sen(0,3·i), 200 pontos", _sine, 1): (0.955209, {
+        HINT_UNCENTERED: 0.993082,
+        HINT_FEWER_TERMS: 0.960009,
+    }),
+}
 
 
-def check_relu_layer_jacobian(
-    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any], thorough: bool = False
-) -> None:
-    """Confere o Jacobiano analítico de uma camada linear + ReLU contra o autograd."""
+def check_autocorrelation(fn: Callable[[torch.Tensor, int], Any]) -> None:
+    """Confere ``fn(g, lag)``: a autocorrelação com defasagem ``lag`` de um tensor achatado,
+    Σ_{i ≤ N − lag} (g_i − ḡ)(g_{i+lag} − ḡ) / Σ_i (g_i − ḡ)², em sinais com valores escritos."""
+    for (name, signal, lag), (expected, hints) in AUTOCORRELATION_CASES.items():
+        case = f"{name}, defasagem {lag}"
+        g = signal()
+        with forbidden(fn, RULES_AUTOCORRELATION):
+            got = call(fn, case, g.clone(), lag)
+        expect_close(as_float(got, case), expected, case, tol=1e-5, hints=hints)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 2: o Jacobiano de uma camada ReLU
+# --------------------------------------------------------------------------------------------
+
+HINT_NO_MASK = ("você devolveu W inteira: as linhas das unidades com z_i ≤ 0 (ReLU desligada) "
+                "devem ser zero.")
+HINT_ZERO_PREACTIVATION = ("na unidade com z_i = 0 exatamente, a derivada da ReLU vale 0 (como "
+                           "no autograd): use z > 0, não z ≥ 0.")
+HINT_ROWS = ("lembre-se de que a linha i é zero quando a pré-ativação z_i = (W h + b)_i é "
+             "negativa ou nula, e igual à linha i de W quando z_i > 0.")
+
+
+def _layer_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]]:
+    """(caso, W, b, h, linhas com z_i = 0): dois casos sorteados e um com z = b exatamente."""
     gen = torch.Generator().manual_seed(7)
-    shapes = [(3, 4), (5, 5)] + ([(1, 6), (8, 2), (16, 16)] if thorough else [])
-    for m, n in shapes:
+    cases = []
+    for m, n in [(3, 4), (5, 5)]:
         weight = torch.randn(m, n, generator=gen, dtype=torch.float64)
         bias = torch.randn(m, generator=gen, dtype=torch.float64)
         h = torch.randn(n, generator=gen, dtype=torch.float64)
-        case = f"W com forma ({m}, {n})"
-        got = call(fn, case, weight.clone(), bias.clone(), h.clone())
-        expect_tensor(got, (m, n), case, type_first=True,
-                       expected=f"o Jacobiano deve ter forma {(m, n)} — saídas × entradas —")
-        expected = relu_layer_jacobian_reference(weight, bias, h)
-        if not torch.allclose(got.to(torch.float64), expected, atol=1e-5):
-            rows = (got.to(torch.float64) - expected).abs().sum(dim=1).nonzero().flatten().tolist()
-            fail(f"No caso “{case}” o Jacobiano está errado nas linhas {rows}. Lembre-se de que a "
-                  f"linha i é zero quando a pré-ativação z_i = (W h + b)_i é negativa ou nula.")
+        cases.append((f"W com forma ({m}, {n})", weight, bias, h, []))
+    weight = torch.tensor([[1.0, -2.0], [0.5, 3.0], [-1.0, 1.0]], dtype=torch.float64)
+    bias = torch.tensor([0.5, 0.0, -0.5], dtype=torch.float64)
+    cases.append(("h = 0 e b = (0,5; 0; −0,5): z = b, e a linha 1 tem z = 0", weight, bias,
+                  torch.zeros(2, dtype=torch.float64), [1]))
+    return cases
 
+
+def autograd_layer_jacobian(weight: torch.Tensor, bias: torch.Tensor,
+                            h: torch.Tensor) -> torch.Tensor:
+    """O Jacobiano de h ↦ ReLU(W h + b) pelo autograd do PyTorch; forma (m, n)."""
+    return torch.autograd.functional.jacobian(lambda v: torch.relu(weight @ v + bias), h)
+
+
+def expect_layer_jacobian(got: Any, expected: torch.Tensor, weight: torch.Tensor, case: str,
+                           zero_rows: Sequence[int]) -> None:
+    m, n = expected.shape
+    expect_tensor(got, (m, n), case, type_first=True,
+                  expected=f"o Jacobiano deve ter forma {(m, n)} — saídas × entradas —")
+    got64 = got.detach().to(torch.float64)
+    if not torch.isfinite(got64).all():
+        fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN.")
+    if torch.allclose(got64, expected, atol=1e-5):
+        return
+    if torch.allclose(got64, weight, atol=1e-5):
+        fail(f"No caso “{case}” o Jacobiano está errado. Dica: {HINT_NO_MASK}")
+    rows = (got64 - expected).abs().sum(dim=1).nonzero().flatten().tolist()
+    hint = HINT_ZERO_PREACTIVATION if zero_rows and rows == list(zero_rows) else HINT_ROWS
+    fail(f"No caso “{case}” o Jacobiano está errado nas linhas {rows} (contando de 0). "
+         f"Dica: {hint}")
+
+
+def check_relu_layer_jacobian(
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any],
+) -> None:
+    """Confere o Jacobiano analítico de uma camada linear + ReLU contra o do autograd."""
+    for case, weight, bias, h, zero_rows in _layer_cases():
+        expected = autograd_layer_jacobian(weight, bias, h)
+        with forbidden(fn, RULES_RELU_LAYER_JACOBIAN):
+            got = call(fn, case, weight.clone(), bias.clone(), h.clone())
+        expect_layer_jacobian(got, expected, weight, case, zero_rows)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3: a norma do Jacobiano camada a camada (e o fator por camada)
+# --------------------------------------------------------------------------------------------
+
+HINT_SINGLE_LAYERS = ("esses são os ‖J_k‖ de cada camada sozinha; o pedido é a norma do produto "
+                      "J_k ⋯ J_2 J_1, o Jacobiano da entrada até a camada k.")
+HINT_WRONG_ORDER = ("o produto está na ordem errada: o Jacobiano até a camada k é "
+                    "J_k ⋯ J_2 J_1 (o da última camada à esquerda).")
+HINT_NO_RELU = ("esses são os ‖W_k ⋯ W_1‖: faltou zerar, em cada J_k, as linhas das unidades "
+                "desligadas pela ReLU.")
+
+# O caso escrito: 4 camadas 6 → 6 sorteadas (semente 11) e as normas dos erros típicos.
+NORMS_HINTS: dict[str, tuple[float, ...]] = {
+    HINT_SINGLE_LAYERS: (2.106064, 2.169752, 3.242987, 2.056679),
+    HINT_WRONG_ORDER: (2.106064, 1.706440, 2.190687, 1.077376),
+    HINT_NO_RELU: (2.824441, 4.530955, 7.745405, 9.221170),
+}
+
+# O experimento do capítulo com a sua função: largura 64, 20 camadas, pesos He × s, vieses
+# zero, 5 redes (sementes 0 a 4) e uma entrada sorteada por rede. O fator por camada de cada
+# rede é (‖J_20 ⋯ J_1‖ / ‖J_1‖)^(1/19); a média geométrica das 5 redes deve estar a 5% de s.
+# Margem medida com a resposta de referência em 2.000 redes (400 grupos de 5): o fator médio
+# fica em 0,991·s, com desvio-padrão 0,9% e pior grupo a 3,4% de s; a margem de 5% separa bem
+# s = 0,85, 1 e 1,15 (e não aceita s·√2, o fator sem a máscara da ReLU).
+EXPERIMENT_WIDTH = 64
+EXPERIMENT_DEPTH = 20
+EXPERIMENT_SCALES = (0.85, 1.0, 1.15)
+EXPERIMENT_SEEDS = range(5)
+EXPERIMENT_MARGIN = 0.05
+
+
+def random_relu_network(widths: Sequence[int], seed: int, scale: float = 1.0,
+                        bias_std: float = 0.0
+                        ) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+    """Pesos W_k ~ N(0, scale² · 2/n_{k−1}), vieses N(0, bias_std²) e uma entrada x ~ N(0, I),
+    em float64, para as larguras ``widths`` = (n_0, n_1, …, n_L)."""
+    gen = torch.Generator().manual_seed(seed)
+    weights, biases = [], []
+    for n_in, n_out in itertools.pairwise(widths):
+        weights.append(scale * math.sqrt(2 / n_in)
+                       * torch.randn(n_out, n_in, generator=gen, dtype=torch.float64))
+        biases.append(bias_std * torch.randn(n_out, generator=gen, dtype=torch.float64))
+    x = torch.randn(widths[0], generator=gen, dtype=torch.float64)
+    return weights, biases, x
+
+
+def autograd_jacobian_norms(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
+                            x: torch.Tensor) -> list[float]:
+    """‖∂h_k/∂x‖ (Frobenius), k = 1..L, pelo autograd do PyTorch, com
+    h_k = ReLU(W_k h_{k−1} + b_k)."""
+
+    def forward(v: torch.Tensor, depth: int) -> torch.Tensor:
+        for weight, bias in zip(weights[:depth], biases[:depth], strict=True):
+            v = torch.relu(weight @ v + bias)
+        return v
+
+    return [torch.linalg.matrix_norm(
+        torch.autograd.functional.jacobian(lambda v, k=k: forward(v, k), x)).item()
+        for k in range(1, len(weights) + 1)]
+
+
+def _norms_cases() -> list[tuple[str, tuple[list[torch.Tensor], list[torch.Tensor],
+                                             torch.Tensor], dict[str, tuple[float, ...]]]]:
+    return [
+        ("4 camadas 6 → 6 com vieses", random_relu_network((6,) * 5, 11, bias_std=0.5),
+         NORMS_HINTS),
+        ("larguras 3 → 5 → 4 → 2", random_relu_network((3, 5, 4, 2), 12, bias_std=0.5), {}),
+    ]
+
+
+def layer_factor(norms: torch.Tensor) -> float:
+    """O fator por camada de uma rede: (‖J_L ⋯ J_1‖ / ‖J_1‖)^(1/(L − 1))."""
+    return (norms[-1] / norms[0]).item() ** (1 / (len(norms) - 1))
+
+
+def check_jacobian_norms(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(weights, biases, x)`` = [‖J_1‖, ‖J_2 J_1‖, …, ‖J_L ⋯ J_1‖] contra o autograd
+    em dois casos; depois roda com ela o experimento do capítulo (largura 64, 20 camadas, He × s)
+    e confere que o fator por camada medido é s, a 5%, para s = 0,85, 1 e 1,15."""
+    for case, (weights, biases, x), hints in _norms_cases():
+        expected = torch.tensor(autograd_jacobian_norms(weights, biases, x), dtype=torch.float64)
+        with forbidden(fn, RULES_JACOBIAN_NORMS):
+            got = call(fn, case, [w.clone() for w in weights], [b.clone() for b in biases],
+                       x.clone())
+        got = norms_vector(got, len(weights), case)
+        expect_close(got, expected, case, tol=1e-5,
+                     hints={text: torch.tensor(v, dtype=torch.float64)
+                            for text, v in hints.items()})
+
+    widths = (EXPERIMENT_WIDTH,) * (EXPERIMENT_DEPTH + 1)
+    for scale in EXPERIMENT_SCALES:
+        case = f"experimento com largura 64, 20 camadas, He × {scale:g}"
+        log_factors = []
+        for seed in EXPERIMENT_SEEDS:
+            weights, biases, x = random_relu_network(widths, seed, scale)
+            with forbidden(fn, RULES_JACOBIAN_NORMS):
+                got = call(fn, case, weights, biases, x)
+            norms = norms_vector(got, EXPERIMENT_DEPTH, case)
+            if not (torch.isfinite(norms).all() and (norms > 0).all()):
+                fail(f"No caso “{case}” (semente {seed}) as normas deviam ser positivas e "
+                     f"finitas; recebeu {norms.tolist()}.")
+            log_factors.append(math.log(layer_factor(norms)))
+        factor = math.exp(sum(log_factors) / len(log_factors))
+        if abs(factor / scale - 1) > EXPERIMENT_MARGIN:
+            fail(f"No caso “{case}” o fator por camada medido com a sua função, "
+                 f"(‖J_20 ⋯ J_1‖ / ‖J_1‖)^(1/19) na média de 5 redes, foi {factor:.3f}; o "
+                 f"capítulo prevê {scale:g} (margem de 5%).")
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4: os dois valores do gradiente de uma rede ReLU sem vieses
+# --------------------------------------------------------------------------------------------
+
+HINT_SIGN = ("o sinal de g_neg está trocado: para x < 0, lembre-se de que |x| = −x.")
+HINT_ACROSS_ZERO = ("uma diferença finita que atravessa x = 0 mistura as duas retas e dá a "
+                    "média das duas inclinações; use pontos do mesmo lado do zero.")
+HINT_SWAPPED = "os dois valores estão trocados: devolva (derivada para x < 0, para x > 0)."
+
+
+def bias_free_relu_mlp(depth: int, width: int = 16, seed: int = 0) -> nn.Sequential:
+    """Uma rede ReLU sem vieses nem batch norm, 1 entrada → 1 saída, pesos He, em float64."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        d_in = 1
+        for _ in range(depth):
+            linear = nn.Linear(d_in, width, bias=False)
+            nn.init.kaiming_normal_(linear.weight, nonlinearity="relu")
+            layers += [linear, nn.ReLU()]
+            d_in = width
+        head = nn.Linear(d_in, 1, bias=False)
+        nn.init.kaiming_normal_(head.weight, nonlinearity="relu")
+    return nn.Sequential(*layers, head).double()
+
+
+def autograd_slopes(model: nn.Module, points: Sequence[float]) -> list[float]:
+    """dy/dx nos pontos ``points``, pelo autograd do PyTorch."""
+    x = torch.tensor(points, dtype=torch.float64).unsqueeze(1).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(x).sum(), x)
+    return grad.squeeze(1).tolist()
+
+
+def two_values(got: Any, case: str) -> tuple[float, float]:
+    if isinstance(got, torch.Tensor) and got.numel() == 2:
+        got = got.flatten().tolist()
+    if not (isinstance(got, tuple | list) and len(got) == 2):
+        fail(f"No caso “{case}” esperava um par (g_neg, g_pos); recebeu {type(got).__name__}.")
+    return as_float(got[0], case), as_float(got[1], case)
+
+
+def expect_two_values(got: tuple[float, float], expected: tuple[float, float], case: str) -> None:
+    g_neg, g_pos = expected
+    tol = 1e-6 * max(1.0, abs(g_neg), abs(g_pos))
+    average = (g_neg + g_pos) / 2
+    expect_close(torch.tensor(got, dtype=torch.float64),
+                 torch.tensor(expected, dtype=torch.float64), case, tol=tol,
+                 hints={HINT_SIGN: torch.tensor([-g_neg, g_pos], dtype=torch.float64),
+                        HINT_ACROSS_ZERO: torch.tensor([average, average], dtype=torch.float64),
+                        HINT_SWAPPED: torch.tensor([g_pos, g_neg], dtype=torch.float64)})
+
+
+def check_two_gradient_values(fn: Callable[[nn.Module], Any]) -> None:
+    """Confere ``fn(model)`` = (dy/dx para x < 0, dy/dx para x > 0) em redes ReLU sem vieses,
+    contra o autograd em x = −1 e x = 1."""
+    for depth, width, seed in [(3, 8, 0), (12, 16, 1)]:
+        case = f"rede sem vieses com {depth} camadas de largura {width} (semente {seed})"
+        model = bias_free_relu_mlp(depth, width, seed)
+        expected = autograd_slopes(model, [-1.0, 1.0])
+        with forbidden(fn, RULES_TWO_GRADIENT_VALUES):
+            got = call(fn, case, model)
+        expect_two_values(two_values(got, case), (expected[0], expected[1]), case)

@@ -1,69 +1,361 @@
-"""Verificações públicas dos exercícios do capítulo 6 (fluxo residual em Transformers)."""
+"""Verificações públicas dos exercícios do capítulo 6 (fluxo residual em Transformers).
+
+Os valores esperados vêm do próprio PyTorch (``scaled_dot_product_attention``,
+``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``, ``F.linear``), calculados fora da
+resposta; os erros típicos, que viram dicas, são as mesmas funções com os pesos trocados.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from residuais.checks.core import call, expect_tensor, fail
+from residuais.checks.core import Rule, call, expect_close, expect_tensor, fail, forbidden
+
+_ATTENTION = "o exercício pede a atenção escrita por você."
+RULES_ATTENTION = (
+    Rule("torch.nn.functional.scaled_dot_product_attention", _ATTENTION),
+    Rule("residuais.transformer.scaled_dot_product_attention", _ATTENTION),
+    Rule("residuais.transformer.MultiHeadSelfAttention", _ATTENTION),
+    Rule("torch.nn.MultiheadAttention", _ATTENTION),
+    Rule("torch.nn.functional.multi_head_attention_forward", _ATTENTION),
+)
+_BLOCK = "o exercício pede o bloco pré-LN montado por você a partir dos quatro módulos."
+RULES_PRE_LN = (
+    Rule("residuais.transformer.TransformerBlock", _BLOCK),
+    Rule("torch.nn.TransformerEncoderLayer", _BLOCK),
+    Rule("torch.nn.TransformerEncoder", _BLOCK),
+)
+RULES_HEAD_WRITES: tuple[Rule, ...] = ()  # nada no PyTorch nem no curso separa as cabeças
+
+# --------------------------------------------------------------------------------------------
+# exercício 1: atenção
+# --------------------------------------------------------------------------------------------
+
+ATTENTION_SHAPES = [(5, 4), (2, 3, 6, 8)]
 
 
-def check_attention(fn: Callable[..., Any], thorough: bool = False) -> None:
-    """Confere ``fn(q, k, v)`` = softmax(Q Kᵀ / √d) V para tensores (..., T, d)."""
-    from residuais.transformer import scaled_dot_product_attention
+def attention_hints(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Os erros típicos da atenção, calculados pelo próprio PyTorch."""
+    t = q.shape[-2]
+    identity = torch.eye(t, dtype=q.dtype).expand(*q.shape[:-2], t, t)
+    # softmax(K Qᵀ/√d), linha a linha, é o softmax de Q Kᵀ/√d por colunas, transposto
+    by_columns = F.scaled_dot_product_attention(k, q, identity).transpose(-2, -1)
+    return {
+        "faltou dividir os escores por √d.": F.scaled_dot_product_attention(q, k, v, scale=1.0),
+        "o softmax é sobre as chaves (último eixo): cada linha dos pesos deve somar 1.":
+            by_columns @ v,
+        "os escores são Q Kᵀ (consultas nas linhas), não K Qᵀ.":
+            F.scaled_dot_product_attention(k, q, v),
+    }
 
-    shapes = [(5, 4)] + ([(1, 8), (3, 2, 7, 16), (2, 6, 1)] if thorough else [])
-    gen = torch.Generator().manual_seed(6)
-    for shape in shapes:
-        d = shape[-1]
-        case = f"Q, K, V de forma {tuple(shape)}"
-        q, k, v = (torch.randn(*shape, generator=gen, dtype=torch.float64) for _ in range(3))
-        expected, _ = scaled_dot_product_attention(q, k, v)
+
+def expect_attention(fn: Callable[..., Any], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                     case: str, tol: float = 1e-6) -> None:
+    """Falha se ``fn(q, k, v)`` não for a atenção de ``scaled_dot_product_attention``."""
+    expected = F.scaled_dot_product_attention(q, k, v)
+    hints = attention_hints(q, k, v)
+    with forbidden(fn, RULES_ATTENTION):
         got = call(fn, case, q.clone(), k.clone(), v.clone())
-        if isinstance(got, tuple):
-            got = got[0]
-        expect_tensor(got, expected.shape, case,
-                       f"a saída deve ter forma {tuple(expected.shape)}")
-        if not torch.allclose(got.double(), expected, atol=1e-6):
-            hint = ""
-            no_scale = (q @ k.transpose(-2, -1)).softmax(-1) @ v
-            wrong_axis = ((q @ k.transpose(-2, -1)) / d**0.5).softmax(-2) @ v
-            if torch.allclose(got.double(), no_scale, atol=1e-6):
-                hint = " Faltou dividir os escores por √d."
-            elif torch.allclose(got.double(), wrong_axis, atol=1e-6):
-                hint = " O softmax é sobre as chaves (último eixo): cada linha deve somar 1."
-            fail(f"No caso “{case}” a saída difere da referência.{hint}")
+    if isinstance(got, tuple):  # quem devolve (saída, pesos), como no módulo do curso
+        got = got[0]
+    expect_close(got, expected, case, tol=tol, hints=hints)
 
 
-def check_pre_ln_block(fn: Callable[..., Any], thorough: bool = False) -> None:
-    """Confere ``fn(x, ln1, attn, ln2, ffn)``: o bloco pré-LN
-    O = X + Atenção(LN₁(X)), H = O + FFN(LN₂(O)), contra ``TransformerBlock(norm_first=True)``."""
-    from residuais.transformer import TransformerBlock
+def check_attention(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(q, k, v)`` = softmax(Q Kᵀ / √d) V para tensores (..., T, d), contra
+    ``torch.nn.functional.scaled_dot_product_attention``."""
+    gen = torch.Generator().manual_seed(6)
+    for shape in ATTENTION_SHAPES:
+        q, k, v = (torch.randn(*shape, generator=gen, dtype=torch.float64) for _ in range(3))
+        expect_attention(fn, q, k, v, f"Q, K, V de forma {shape}")
 
-    sizes = [(2, 5, 16)] + ([(1, 1, 8), (3, 9, 32)] if thorough else [])
-    for b, t, c in sizes:
-        case = f"x de forma ({b}, {t}, {c})"
-        torch.manual_seed(c + t)
-        block = TransformerBlock(c, 2, 2 * c, norm_first=True)
-        with torch.no_grad():  # LN com γ, β não triviais, para distinguir as ordens
-            for ln in (block.ln1, block.ln2):
-                ln.weight.uniform_(0.5, 1.5)
-                ln.bias.uniform_(-0.5, 0.5)
-        x = 3 * torch.randn(b, t, c)
+
+# --------------------------------------------------------------------------------------------
+# exercício 2: atenção com várias cabeças
+# --------------------------------------------------------------------------------------------
+
+MHA_CASES = [(2, 5, 8, 2), (1, 6, 12, 3)]  # (B, T, C, cabeças)
+
+
+def torch_multi_head(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
+                     w_o: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """``nn.MultiheadAttention`` (sem vieses, ``batch_first``) com estes pesos, aplicado a x."""
+    c = x.shape[-1]
+    mha = nn.MultiheadAttention(c, n_heads, bias=False, batch_first=True, dtype=x.dtype)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(torch.cat([w_q, w_k, w_v]))
+        mha.out_proj.weight.copy_(w_o)
+        return mha(x, x, x, need_weights=False)[0]
+
+
+def multi_head_hints(x: torch.Tensor, weights: Sequence[torch.Tensor],
+                     n_heads: int) -> dict[str, torch.Tensor]:
+    """Os erros típicos, calculados por ``nn.MultiheadAttention`` com os pesos trocados."""
+    w_q, w_k, w_v, w_o = weights
+    c = x.shape[-1]
+    d = c // n_heads
+    # cabeças intercaladas, view(B, T, d, H): a cabeça h fica com os canais h, h + H, h + 2H, …
+    perm = [h + n_heads * j for h in range(n_heads) for j in range(d)]
+    return {
+        f"divida os escores por √(C/H) = √{d}, a dimensão de cada cabeça, e não por √C.":
+            torch_multi_head(x, w_q / math.sqrt(n_heads), w_k, w_v, w_o, n_heads),
+        f"faltou dividir os escores por √(C/H) = √{d}.":
+            torch_multi_head(x, w_q * math.sqrt(d), w_k, w_v, w_o, n_heads),
+        "faltou a projeção final W_O das cabeças concatenadas.":
+            torch_multi_head(x, w_q, w_k, w_v, torch.eye(c, dtype=x.dtype), n_heads),
+        "como em nn.Linear, a projeção é X Wᵀ (weight tem forma (saída, entrada)).":
+            torch_multi_head(x, w_q.T, w_k.T, w_v.T, w_o.T, n_heads),
+        "a cabeça h usa os canais contíguos h·d … (h+1)·d − 1: view(B, T, H, d), não "
+        "view(B, T, d, H).":
+            torch_multi_head(x, w_q[perm], w_k[perm], w_v[perm], w_o[:, perm], n_heads),
+    }
+
+
+def check_tokens_not_mixed(fn: Callable[..., Any], x: torch.Tensor,
+                           weights: Sequence[torch.Tensor], n_heads: int, got: torch.Tensor,
+                           case: str) -> None:
+    """A autoatenção não depende da ordem dos tokens: trocar a ordem da entrada só troca a
+    ordem da saída. Uma divisão em cabeças que mistura tokens quebra isso."""
+    order = torch.arange(x.shape[1] - 1, -1, -1)
+    with forbidden(fn, RULES_ATTENTION):
+        flipped = call(fn, case, x[:, order].clone(), *(w.clone() for w in weights), n_heads)
+    if isinstance(flipped, torch.Tensor) and flipped.shape == got.shape and not torch.allclose(
+            flipped[:, order].double(), got.double(), atol=1e-6):
+        fail(f"No caso “{case}” a saída difere da de nn.MultiheadAttention, e inverter a ordem "
+             f"dos tokens muda mais que a ordem da saída. Dica: ao separar as cabeças, faça "
+             f"view(B, T, H, d) e depois transpose(1, 2); um view direto para (B, H, T, d) "
+             f"mistura os tokens.")
+
+
+def random_multi_head_case(b: int, t: int, c: int,
+                           gen: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """x (B, T, C) e os pesos W_Q, W_K, W_V, W_O (C × C, escala 1/√C), em float64."""
+    x = torch.randn(b, t, c, generator=gen, dtype=torch.float64)
+    weights = [torch.randn(c, c, generator=gen, dtype=torch.float64) / math.sqrt(c)
+               for _ in range(4)]
+    return x, weights
+
+
+def expect_multi_head(fn: Callable[..., Any], x: torch.Tensor, weights: Sequence[torch.Tensor],
+                      n_heads: int, case: str) -> None:
+    """Falha se ``fn(x, *weights, n_heads)`` não for a saída de ``nn.MultiheadAttention``."""
+    expected = torch_multi_head(x, *weights, n_heads)
+    hints = multi_head_hints(x, weights, n_heads)
+    with forbidden(fn, RULES_ATTENTION):
+        got = call(fn, case, x.clone(), *(w.clone() for w in weights), n_heads)
+    expect_tensor(got, expected.shape, case, type_first=True)
+    if not torch.allclose(got.double(), expected, atol=1e-6) and not any(
+            torch.allclose(got.double(), wrong, atol=1e-6) for wrong in hints.values()):
+        check_tokens_not_mixed(fn, x, weights, n_heads, got, case)
+    expect_close(got, expected, case, tol=1e-6, hints=hints)
+
+
+def check_multi_head_attention(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(x, w_q, w_k, w_v, w_o, n_heads)``: atenção com várias cabeças, sem vieses,
+    contra ``nn.MultiheadAttention(bias=False, batch_first=True)`` com os mesmos pesos."""
+    gen = torch.Generator().manual_seed(16)
+    for b, t, c, n_heads in MHA_CASES:
+        x, weights = random_multi_head_case(b, t, c, gen)
+        expect_multi_head(fn, x, weights, n_heads, f"x de forma ({b}, {t}, {c}) e {n_heads} "
+                          f"cabeças")
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3: o bloco pré-LN e as escritas no fluxo residual
+# --------------------------------------------------------------------------------------------
+
+PRE_LN_CASES = [(2, 5, 16, 2, 3)]  # (B, T, C, cabeças, blocos empilhados)
+
+
+class Recorded(nn.Module):
+    """Um módulo do bloco que guarda o que recebeu e o que devolveu em cada chamada."""
+
+    def __init__(self, inner: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x)
+        self.calls.append((x.detach().clone(), out.detach().clone()))
+        return out
+
+
+def random_pre_ln_layer(c: int, n_heads: int, seed: int) -> nn.TransformerEncoderLayer:
+    """Um ``nn.TransformerEncoderLayer`` pré-LN em float64, com γ, β não triviais nos LN (para
+    distinguir as ordens das operações)."""
+    torch.manual_seed(seed)
+    layer = nn.TransformerEncoderLayer(c, n_heads, 2 * c, dropout=0.0, batch_first=True,
+                                       norm_first=True, dtype=torch.float64).eval()
+    with torch.no_grad():
+        for ln in (layer.norm1, layer.norm2):
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.5, 0.5)
+    return layer
+
+
+def block_modules(layer: nn.TransformerEncoderLayer) -> dict[str, Recorded]:
+    """Os quatro módulos do bloco (os mesmos pesos do ``layer``), cada um gravando as chamadas."""
+    mha = layer.self_attn
+    return {
+        "ln1": Recorded(layer.norm1),
+        "attn": Recorded(lambda h: mha(h, h, h, need_weights=False)[0]),
+        "ln2": Recorded(layer.norm2),
+        "ffn": Recorded(nn.Sequential(layer.linear1, nn.ReLU(), layer.linear2)),
+    }
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-8)
+
+
+def _reads_hint(x: torch.Tensor, modules: dict[str, Recorded]) -> str:
+    """Dica a partir do que cada módulo leu (a última chamada de cada um)."""
+    (ln1_in, ln1_out), (attn_in, attn_out) = modules["ln1"].calls[-1], modules["attn"].calls[-1]
+    (ln2_in, ln2_out), (ffn_in, _) = modules["ln2"].calls[-1], modules["ffn"].calls[-1]
+    if not _same(ln1_in, x):
+        return ("o LN₁ lê o fluxo x como ele chega, antes de qualquer soma; normalizar depois "
+                "da soma é o pós-LN.")
+    if not _same(attn_in, ln1_out):
+        return "a atenção lê LN₁(x)."
+    if _same(ln2_in, attn_out):
+        return "faltou o primeiro atalho: o LN₂ lê x + a escrita da atenção, não só a escrita."
+    if not _same(ln2_in, x + attn_out):
+        return "o LN₂ lê o fluxo depois da atenção, x + a escrita da atenção."
+    if not _same(ffn_in, ln2_out):
+        return "a FFN lê LN₂(x + a escrita da atenção)."
+    return ""
+
+
+def pre_ln_hint(got: torch.Tensor, x: torch.Tensor, modules: dict[str, Recorded],
+                post_ln: torch.Tensor) -> str:
+    """A dica para uma saída errada do bloco, a partir das chamadas gravadas."""
+    if _same(got, post_ln):
+        return (" Dica: isso é o bloco pós-LN (normaliza depois da soma); no pré-LN o LN vem "
+                "antes de cada subcamada e o fluxo residual não é normalizado.")
+    missing = [name for name, module in modules.items() if not module.calls]
+    if missing:
+        return f" Dica: sua função não chamou {', '.join(missing)}."
+    norm_outputs = [out for name in ("ln1", "ln2") for _, out in modules[name].calls]
+    if any(_same(got, out) for out in norm_outputs):
+        return (" Dica: não normalize a saída do bloco: no pré-LN o fluxo residual nunca passa "
+                "por um LN.")
+    hint = _reads_hint(x, modules)
+    if not hint and _same(got, modules["ffn"].calls[-1][1]):
+        hint = "faltou o segundo atalho: a saída é o fluxo mais a escrita da FFN."
+    return f" Dica: {hint}" if hint else ""
+
+
+def expect_writes_add_up(got: torch.Tensor, x: torch.Tensor, writes: Sequence[torch.Tensor],
+                         case: str) -> None:
+    """O que o capítulo afirma: a saída é a entrada mais a soma das escritas (a última saída
+    de cada ``attn`` e de cada ``ffn``), sem nada mais no caminho."""
+    gap = (got.double() - x.double() - sum(w.double() for w in writes)).abs().max().item()
+    if gap > 1e-8:
+        fail(f"No caso “{case}” a saída não é a entrada mais as escritas da atenção e da FFN "
+             f"(diferença {gap:.2e}). Dica: chame attn e ffn uma vez cada e some o que elas "
+             f"devolvem ao fluxo.")
+
+
+def run_pre_ln_stack(fn: Callable[..., Any], b: int, t: int, c: int, n_heads: int,
+                     n_blocks: int) -> None:
+    """O experimento: ``n_blocks`` blocos pré-LN empilhados com a função do estudante, cada um
+    comparado com ``nn.TransformerEncoderLayer(norm_first=True)``; no fim, o fluxo é a entrada
+    mais a soma de todas as escritas, como o capítulo afirma."""
+    gen = torch.Generator().manual_seed(c + t)
+    x0 = 3 * torch.randn(b, t, c, generator=gen, dtype=torch.float64)
+    x, writes = x0, []
+    for i in range(n_blocks):
+        case = f"x de forma ({b}, {t}, {c}), bloco {i + 1} de {n_blocks}"
+        layer = random_pre_ln_layer(c, n_heads, seed=100 * c + i)
+        post = copy.deepcopy(layer)
+        post.norm_first = False
         with torch.no_grad():
-            expected = block(x)
-            got = call(fn, case, x.clone(), block.ln1, block.attn, block.ln2, block.ffn)
+            expected, post_ln = layer(x), post(x)
+        modules = block_modules(layer)
+        with torch.no_grad(), forbidden(fn, RULES_PRE_LN):
+            got = call(fn, case, x.clone(), *modules.values())
         expect_tensor(got, x.shape, case, f"a saída deve ter a forma da entrada, {tuple(x.shape)}")
-        if not torch.allclose(got, expected, atol=1e-5):
-            hint = ""
-            with torch.no_grad():
-                block.norm_first = False
-                post = block(x)
-                block.norm_first = True
-            if torch.allclose(got, post, atol=1e-5):
-                hint = (" Isso é o bloco pós-LN (normaliza depois da soma); no pré-LN o LN vem "
-                        "antes de cada subcamada e o fluxo residual não é normalizado.")
-            fail(f"No caso “{case}” a saída difere da referência.{hint}")
+        if not _same(got, expected):
+            error = (got.double() - expected).abs().max().item()
+            fail(f"No caso “{case}” a saída difere da de nn.TransformerEncoderLayer"
+                 f"(norm_first=True) (maior diferença {error:.2e})."
+                 f"{pre_ln_hint(got, x, modules, post_ln)}")
+        block_writes = [modules["attn"].calls[-1][1], modules["ffn"].calls[-1][1]]
+        expect_writes_add_up(got, x, block_writes, case)
+        x, writes = got.double(), writes + block_writes
+    expect_writes_add_up(x, x0, writes, f"x de forma ({b}, {t}, {c}), {n_blocks} blocos")
 
+
+def check_pre_ln_block(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(x, ln1, attn, ln2, ffn)``: o bloco pré-LN
+    O = X + Atenção(LN₁(X)), H = O + FFN(LN₂(O)), contra ``nn.TransformerEncoderLayer`` com os
+    mesmos pesos, e o fluxo residual de vários blocos empilhados: a saída é a entrada mais a
+    soma do que cada atenção e cada FFN escreveu."""
+    for b, t, c, n_heads, n_blocks in PRE_LN_CASES:
+        run_pre_ln_stack(fn, b, t, c, n_heads, n_blocks)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4: a escrita de cada cabeça
+# --------------------------------------------------------------------------------------------
+
+HEAD_CASES = [(2, 3, 4, 5), (3, 5, 2, 4)]  # (B, T, cabeças, d_h)
+
+
+def only_head(head_outputs: torch.Tensor, h: int) -> torch.Tensor:
+    """As saídas das cabeças com todas zeradas, menos a cabeça ``h``."""
+    kept = torch.zeros_like(head_outputs)
+    kept[:, :, h] = head_outputs[:, :, h]
+    return kept
+
+
+def head_axis_hint(got: Any, b: int, t: int, n_heads: int, c: int) -> str:
+    shape = tuple(getattr(got, "shape", ()))
+    if shape != (n_heads, b, t, c) and sorted(shape) == sorted((n_heads, b, t, c)):
+        return " Dica: o eixo das cabeças vem primeiro: (H, B, T, C)."
+    return ""
+
+
+def expect_head_writes(fn: Callable[..., Any], heads: torch.Tensor, w_o: torch.Tensor,
+                       case: str) -> None:
+    """Falha se ``fn(heads, w_o)`` não devolver as escritas de cada cabeça, (H, B, T, C): a soma
+    deve ser a projeção por W_O das cabeças concatenadas (``F.linear``), e cada escrita, a
+    projeção com só aquela cabeça (as outras zeradas)."""
+    b, t, n_heads, d = heads.shape
+    c = n_heads * d
+    full = F.linear(heads.flatten(-2), w_o)  # (B, T, C): a saída da atenção
+    expected = torch.stack([F.linear(only_head(heads, h).flatten(-2), w_o)
+                            for h in range(n_heads)])
+    with forbidden(fn, RULES_HEAD_WRITES):
+        got = call(fn, case, heads.clone(), w_o.clone())
+    hint = head_axis_hint(got, b, t, n_heads, c)
+    if hint:
+        fail(f"No caso “{case}” esperava a forma {(n_heads, b, t, c)}; recebeu "
+             f"{tuple(got.shape)}.{hint}")
+    expect_tensor(got, expected.shape, case, type_first=True)
+    rows = "em nn.Linear, weight tem forma (saída, entrada): a cabeça h usa colunas de W_O."
+    expect_close(got.sum(0), full, f"{case}: soma das escritas", tol=1e-6,
+                 hints={rows: F.linear(heads.flatten(-2), w_o.T)})
+    error = (got.double() - expected).abs().max().item()
+    if error > 1e-6:
+        fail(f"No caso “{case}” a soma das escritas está certa, mas a escrita de cada cabeça "
+             f"não (maior diferença {error:.2e}). Dica: a escrita h deve depender só da saída "
+             f"da cabeça h.")
+
+
+def check_head_writes(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(head_outputs, w_o)``: a escrita de cada cabeça no fluxo residual."""
+    gen = torch.Generator().manual_seed(26)
+    for b, t, n_heads, d in HEAD_CASES:
+        heads = torch.randn(b, t, n_heads, d, generator=gen, dtype=torch.float64)
+        w_o = torch.randn(n_heads * d, n_heads * d, generator=gen, dtype=torch.float64)
+        expect_head_writes(fn, heads, w_o, f"{n_heads} cabeças de dimensão {d}, lote {b}, "
+                           f"{t} tokens")

@@ -1,0 +1,1 @@
+"""Testes ocultos dos exercícios de programação, só para o corretor."""

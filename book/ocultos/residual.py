@@ -1,0 +1,213 @@
+"""Testes ocultos do capítulo 2 (conexões residuais): as respostas de referência e os casos
+extras.
+
+Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
+ferramentas vêm das verificações públicas, em ``residuais.checks.residual``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from residuais.checks.core import call, expect_close, forbidden
+from residuais.checks.residual import (
+    HINT_FORGOT_BINOMIAL,
+    HINT_FORGOT_SKIP,
+    HINT_NO_SKIP,
+    HINT_NOT_NORMALIZED,
+    HINT_ONLY_FROM_INPUT,
+    HINT_POWER_OF_TWO,
+    HINT_PROBABILITY_G,
+    HINT_RELU_AFTER_SUM,
+    HINT_WRONG_BRANCH_ORDER,
+    RULES_GRADIENT_SHARE,
+    RULES_PREACTIVATION_BLOCK,
+    RULES_RESIDUAL_FORWARD,
+    RULES_UNROLLED_OUTPUT,
+    expect_shares,
+    expect_states,
+    expect_unrolled,
+    product_form,
+    shares_vector,
+)
+
+# --------------------------------------------------------------------------------------------
+# respostas de referência
+# --------------------------------------------------------------------------------------------
+
+
+def reference_residual_forward(branches: Sequence[Callable[[torch.Tensor], torch.Tensor]],
+                               h0: torch.Tensor) -> list[torch.Tensor]:
+    """[h_0, h_1, …, h_K] com h_k = h_{k−1} + f_k(h_{k−1})."""
+    states = [h0]
+    for branch in branches:
+        states.append(states[-1] + branch(states[-1]))
+    return states
+
+
+def reference_preactivation_block(h: torch.Tensor, norm: nn.Module,
+                                  linear: nn.Module) -> torch.Tensor:
+    """h + linear(ReLU(norm(h)))."""
+    return h + linear(torch.relu(norm(h)))
+
+
+def reference_unrolled_output(matrices: Sequence[torch.Tensor], h0: torch.Tensor,
+                              max_length: int | None = None) -> torch.Tensor:
+    """Soma, sobre os subconjuntos {k_1 < … < k_m} com m ≤ max_length, de A_{k_m} ⋯ A_{k_1} h0."""
+    n_blocks = len(matrices)
+    longest = n_blocks if max_length is None else min(max_length, n_blocks)
+    total = torch.zeros_like(h0)
+    for length in range(longest + 1):
+        for path in itertools.combinations(range(n_blocks), length):
+            term = h0
+            for k in path:
+                term = matrices[k] @ term
+            total = total + term
+    return total
+
+
+def reference_gradient_share_by_path_length(n_blocks: int, branch_gain: float) -> list[float]:
+    """C(K, ℓ) g^ℓ / (1 + g)^K, ℓ = 0..K: a binomial com p = g / (1 + g)."""
+    total = (1 + branch_gain) ** n_blocks
+    return [math.comb(n_blocks, length) * branch_gain**length / total
+            for length in range(n_blocks + 1)]
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 1
+# --------------------------------------------------------------------------------------------
+
+
+def _ocultos_tanh_branch(width: int, gen: torch.Generator) -> nn.Module:
+    linear = nn.Linear(width, width).double()
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(width, width, generator=gen, dtype=torch.float64)
+                            / math.sqrt(width))
+        linear.bias.copy_(0.1 * torch.randn(width, generator=gen, dtype=torch.float64))
+    return nn.Sequential(linear, nn.Tanh())
+
+
+def check_residual_forward_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: nenhum bloco, ramos sorteados (linear → tanh) em lotes, 12 blocos."""
+    gen = torch.Generator().manual_seed(2)
+    cases = [
+        ("nenhum bloco", [], torch.randn(3, generator=gen, dtype=torch.float64)),
+        ("4 ramos linear → tanh, lote (5, 6)", [_ocultos_tanh_branch(6, gen) for _ in range(4)],
+         torch.randn(5, 6, generator=gen, dtype=torch.float64)),
+        ("12 ramos linear → tanh, largura 8", [_ocultos_tanh_branch(8, gen) for _ in range(12)],
+         torch.randn(8, generator=gen, dtype=torch.float64)),
+    ]
+    for case, branches, h0 in cases:
+        expected = reference_residual_forward(branches, h0)
+        no_skip, only_input = [h0], [h0]
+        for branch in branches:
+            no_skip.append(branch(no_skip[-1]))
+            only_input.append(only_input[-1] + branch(h0))
+        with torch.no_grad():
+            expected = [t.detach() for t in expected]
+            hints = {HINT_NO_SKIP: [t.detach() for t in no_skip],
+                     HINT_ONLY_FROM_INPUT: [t.detach() for t in only_input]}
+        with torch.no_grad(), forbidden(fn, RULES_RESIDUAL_FORWARD):
+            got = call(fn, case, list(branches), h0.clone())
+        expect_states(got, expected, case, hints)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 2
+# --------------------------------------------------------------------------------------------
+
+
+def check_preactivation_block_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: larguras 1 e 32, modos de treino e de avaliação (estatísticas guardadas
+    sorteadas), float32."""
+    gen = torch.Generator().manual_seed(3)
+    for width in (1, 32):
+        for training in (True, False):
+            case = f"largura {width}, modo de {'treino' if training else 'avaliação'}, float32"
+            norm, linear = nn.BatchNorm1d(width), nn.Linear(width, width)
+            with torch.no_grad():
+                norm.weight.uniform_(0.5, 1.5, generator=gen)
+                norm.bias.uniform_(-0.5, 0.5, generator=gen)
+                norm.running_mean.normal_(0.0, 1.0, generator=gen)
+                norm.running_var.uniform_(0.5, 2.0, generator=gen)
+                linear.weight.normal_(0.0, 1.0 / math.sqrt(width), generator=gen)
+                linear.bias.normal_(0.0, 0.1, generator=gen)
+            norm.train(training)
+            h = torch.randn(16, width, generator=gen)
+            with torch.no_grad():
+                expected = reference_preactivation_block(h, norm, linear)
+                hints = {
+                    HINT_FORGOT_SKIP: linear(torch.relu(norm(h))),
+                    HINT_WRONG_BRANCH_ORDER: h + torch.relu(linear(norm(h))),
+                    HINT_RELU_AFTER_SUM: torch.relu(h + linear(torch.relu(norm(h)))),
+                }
+            with torch.no_grad(), forbidden(fn, RULES_PREACTIVATION_BLOCK):
+                got = call(fn, case, h.clone(), norm, linear)
+            expect_close(got, expected, case, tol=1e-4, hints=hints)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3
+# --------------------------------------------------------------------------------------------
+
+
+def check_unrolled_output_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: nenhum bloco e, com K = 6 e d = 10, todas as truncagens, inclusive
+    max_length maior que K."""
+    gen = torch.Generator().manual_seed(4)
+    h0 = torch.randn(4, generator=gen, dtype=torch.float64)
+    with forbidden(fn, RULES_UNROLLED_OUTPUT):
+        got = call(fn, "nenhum bloco", [], h0.clone())
+    expect_close(got, h0, "nenhum bloco", tol=1e-9)
+
+    matrices = [0.4 * torch.randn(10, 10, generator=gen, dtype=torch.float64)
+                for _ in range(6)]
+    h0 = torch.randn(10, generator=gen, dtype=torch.float64)
+    for max_length in [*range(7), 9, None]:
+        case = f"K = 6, d = 10, max_length = {max_length}"
+        expected = reference_unrolled_output(matrices, h0, max_length)
+        hints = {}
+        if max_length is not None and 1 <= max_length <= 6:
+            hints["max_length conta os ramos do caminho: os caminhos com exatamente max_length "
+                  "ramos também entram."] = reference_unrolled_output(matrices, h0,
+                                                                       max_length - 1)
+        with forbidden(fn, RULES_UNROLLED_OUTPUT):
+            got = call(fn, case, [a.clone() for a in matrices], h0.clone(),
+                       *(() if max_length is None else (max_length,)))
+        expect_unrolled(got, expected, case, hints)
+    full = reference_unrolled_output(matrices, h0)
+    expect_close(full, product_form(matrices, h0), "identidade da referência", tol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4
+# --------------------------------------------------------------------------------------------
+
+
+def check_gradient_share_by_path_length_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: K = 110, g pequeno, g > 1, g = 1 (a binomial simétrica da contagem de
+    caminhos), g = 0 (só o atalho) e nenhum bloco."""
+    for n_blocks, gain in [(110, 0.2), (54, 0.05), (6, 3.0), (20, 1.0), (5, 0.0), (0, 0.5)]:
+        case = f"K = {n_blocks}, g = {gain}"
+        with forbidden(fn, RULES_GRADIENT_SHARE):
+            got = call(fn, case, n_blocks, gain)
+        expected = torch.tensor(reference_gradient_share_by_path_length(n_blocks, gain),
+                                dtype=torch.float64)
+        counts = torch.tensor([math.comb(n_blocks, ell) for ell in range(n_blocks + 1)],
+                              dtype=torch.float64)
+        powers = torch.tensor([gain**ell for ell in range(n_blocks + 1)], dtype=torch.float64)
+        hints = {HINT_NOT_NORMALIZED: counts * powers,
+                 HINT_POWER_OF_TWO: counts * powers / 2.0**n_blocks}
+        if powers.sum() > 0:
+            hints[HINT_FORGOT_BINOMIAL] = powers / powers.sum()
+        if 0 < gain < 1:
+            hints[HINT_PROBABILITY_G] = torch.tensor(
+                [math.comb(n_blocks, ell) * gain**ell * (1 - gain) ** (n_blocks - ell)
+                 for ell in range(n_blocks + 1)], dtype=torch.float64)
+        expect_shares(shares_vector(got, n_blocks, case), expected, case, hints)

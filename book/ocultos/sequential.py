@@ -1,0 +1,282 @@
+"""Testes ocultos do capítulo 1 (processamento sequencial): as respostas de referência e os casos
+extras.
+
+Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
+ferramentas vêm das verificações públicas, em ``residuais.checks.sequential``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from residuais.checks.core import as_float, call, expect_close, fail, forbidden
+from residuais.checks.sequential import (
+    EXPERIMENT_MARGIN,
+    HINT_FEWER_TERMS,
+    HINT_LAG_IGNORED,
+    HINT_NO_RELU,
+    HINT_PEARSON,
+    HINT_SHORT_DENOMINATOR,
+    HINT_SINGLE_LAYERS,
+    HINT_UNCENTERED,
+    HINT_WRONG_ORDER,
+    RULES_AUTOCORRELATION,
+    RULES_JACOBIAN_NORMS,
+    RULES_RELU_LAYER_JACOBIAN,
+    RULES_TWO_GRADIENT_VALUES,
+    autograd_jacobian_norms,
+    autograd_layer_jacobian,
+    autograd_slopes,
+    bias_free_relu_mlp,
+    expect_layer_jacobian,
+    expect_two_values,
+    layer_factor,
+    norms_vector,
+    random_relu_network,
+    two_values,
+)
+
+# --------------------------------------------------------------------------------------------
+# respostas de referência
+# --------------------------------------------------------------------------------------------
+
+
+def reference_autocorrelation(g: torch.Tensor, lag: int) -> float:
+    """Σ_{i ≤ N − lag} (g_i − ḡ)(g_{i+lag} − ḡ) / Σ_i (g_i − ḡ)², com g achatado."""
+    g = torch.as_tensor(g, dtype=torch.float64).flatten()
+    centered = g - g.mean()
+    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+
+
+def reference_relu_layer_jacobian(weight: torch.Tensor, bias: torch.Tensor,
+                                  h: torch.Tensor) -> torch.Tensor:
+    """diag(1[z > 0]) W, com z = W h + b."""
+    active = (weight @ h + bias > 0).to(weight.dtype)
+    return active.unsqueeze(1) * weight
+
+
+def reference_jacobian_norms(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
+                             x: torch.Tensor) -> list[float]:
+    """[‖J_1‖, ‖J_2 J_1‖, …, ‖J_L ⋯ J_1‖], acumulando o produto camada a camada."""
+    h, product, norms = x, None, []
+    for weight, bias in zip(weights, biases, strict=True):
+        jac = reference_relu_layer_jacobian(weight, bias, h)
+        product = jac if product is None else jac @ product
+        h = torch.relu(weight @ h + bias)
+        norms.append(torch.linalg.matrix_norm(product).item())
+    return norms
+
+
+def reference_two_gradient_values(model: nn.Module) -> tuple[float, float]:
+    """Homogeneidade positiva: y(x) = x·y(1) para x > 0 e y(x) = −x·y(−1) para x < 0."""
+    param = next(model.parameters())
+    x = torch.tensor([[-1.0], [1.0]], dtype=param.dtype)
+    with torch.no_grad():
+        y = model(x).flatten()
+    return -y[0].item(), y[1].item()
+
+
+# erros típicos, para as dicas dos casos sorteados
+
+
+def _ocultos_uncentered_autocorrelation(g: torch.Tensor, lag: int) -> float:
+    g = g.flatten().to(torch.float64)
+    return ((g[:-lag] * g[lag:]).sum() / (g * g).sum()).item()
+
+
+def _ocultos_pearson_of_slices(g: torch.Tensor, lag: int) -> float:
+    g = g.flatten().to(torch.float64)
+    return torch.corrcoef(torch.stack([g[:-lag], g[lag:]]))[0, 1].item()
+
+
+def _ocultos_short_denominator(g: torch.Tensor, lag: int) -> float:
+    c = g.flatten().to(torch.float64)
+    c = c - c.mean()
+    return ((c[:-lag] * c[lag:]).sum() / (c[:-lag] ** 2).sum()).item()
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 1
+# --------------------------------------------------------------------------------------------
+
+
+def _ocultos_signals() -> list[tuple[str, torch.Tensor, int]]:
+    gen = torch.Generator().manual_seed(2024)
+    white = torch.randn(500, generator=gen, dtype=torch.float64)
+    return [
+        ("ruído marrom (500 pontos)", white.cumsum(0), 7),
+        ("ruído branco (500 pontos)", white, 1),
+        ("dois pontos", torch.tensor([1.0, 3.0], dtype=torch.float64), 1),
+        ("a maior defasagem possível, N − 1", white[:50], 49),
+        ("senoide de período 20 com média −4", -4 + torch.sin(
+            2 * math.pi * torch.arange(400, dtype=torch.float64) / 20), 10),
+        ("tensor float32 de forma (4, 5, 6)", torch.randn(4, 5, 6, generator=gen), 3),
+        ("rampa 0, 1, …, 99", torch.arange(100, dtype=torch.float64), 25),
+    ]
+
+
+def check_autocorrelation_hidden(fn: Callable[[torch.Tensor, int], Any]) -> None:
+    """Casos extras: sinais longos, defasagens grandes (até N − 1), float32 e forma 3D."""
+    for name, g, lag in _ocultos_signals():
+        case = f"{name}, defasagem {lag}"
+        with forbidden(fn, RULES_AUTOCORRELATION):
+            got = call(fn, case, g.clone(), lag)
+        expected = reference_autocorrelation(g, lag)
+        n = g.numel()
+        candidates = [
+            (HINT_UNCENTERED, _ocultos_uncentered_autocorrelation(g, lag)),
+            (HINT_LAG_IGNORED, reference_autocorrelation(g, 1) if lag != 1 else None),
+            (HINT_PEARSON, _ocultos_pearson_of_slices(g, lag) if n - lag >= 2 else None),
+            (HINT_FEWER_TERMS, expected * n / (n - lag)),
+            (HINT_SHORT_DENOMINATOR, _ocultos_short_denominator(g, lag)),
+        ]
+        hints: dict[str, float] = {}  # só as dicas que não se confundem com o certo nem entre si
+        for text, value in candidates:
+            if value is not None and all(abs(value - other) > 3e-5
+                                         for other in [expected, *hints.values()]):
+                hints[text] = value
+        tol = 1e-5
+        expect_close(as_float(got, case), expected, case, tol=tol, hints=hints)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 2
+# --------------------------------------------------------------------------------------------
+
+
+def check_relu_layer_jacobian_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: formas (1, 6), (8, 2), (16, 16), entradas float32 e várias z_i = 0."""
+    gen = torch.Generator().manual_seed(77)
+    for m, n in [(1, 6), (8, 2), (16, 16)]:
+        weight = torch.randn(m, n, generator=gen, dtype=torch.float64)
+        bias = torch.randn(m, generator=gen, dtype=torch.float64)
+        h = torch.randn(n, generator=gen, dtype=torch.float64)
+        case = f"W com forma ({m}, {n})"
+        expected = autograd_layer_jacobian(weight, bias, h)
+        with forbidden(fn, RULES_RELU_LAYER_JACOBIAN):
+            got = call(fn, case, weight.clone(), bias.clone(), h.clone())
+        expect_layer_jacobian(got, expected, weight, case, [])
+
+    weight = torch.randn(6, 4, generator=gen)
+    bias = torch.tensor([0.0, 1.0, 0.0, -1.0, 0.0, 2.0])
+    h = torch.zeros(4)
+    case = "float32, h = 0 e três unidades com z_i = 0"
+    expected = autograd_layer_jacobian(weight.double(), bias.double(), h.double())
+    with forbidden(fn, RULES_RELU_LAYER_JACOBIAN):
+        got = call(fn, case, weight.clone(), bias.clone(), h.clone())
+    expect_layer_jacobian(got, expected, weight.double(), case, [0, 2, 4])
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3
+# --------------------------------------------------------------------------------------------
+
+
+def _ocultos_wrong_norms(weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
+                 x: torch.Tensor) -> dict[str, list[float]]:
+    """As normas dos erros típicos: camadas isoladas, ordem trocada e sem a máscara da ReLU."""
+    h, jacs = x, []
+    for weight, bias in zip(weights, biases, strict=True):
+        jacs.append(reference_relu_layer_jacobian(weight, bias, h))
+        h = torch.relu(weight @ h + bias)
+    hints = {HINT_SINGLE_LAYERS: [torch.linalg.matrix_norm(j).item() for j in jacs]}
+    if all(w.shape[0] == w.shape[1] for w in weights):
+        product, wrong = None, []
+        for jac in jacs:
+            product = jac if product is None else product @ jac
+            wrong.append(torch.linalg.matrix_norm(product).item())
+        hints[HINT_WRONG_ORDER] = wrong
+    product, plain = None, []
+    for weight in weights:
+        product = weight if product is None else weight @ product
+        plain.append(torch.linalg.matrix_norm(product).item())
+    hints[HINT_NO_RELU] = plain
+    return hints
+
+
+def check_jacobian_norms_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: uma camada só, larguras variadas, uma camada morta (normas zero depois
+    dela), float32; e o experimento com outras sementes, largura 96 e 30 camadas."""
+    cases = [
+        ("uma camada 4 → 3", random_relu_network((4, 3), 21, bias_std=0.5)),
+        ("larguras 3 → 7 → 5 → 9 → 2", random_relu_network((3, 7, 5, 9, 2), 22, bias_std=0.3)),
+        ("8 camadas 10 → 10", random_relu_network((10,) * 9, 23, bias_std=0.2)),
+    ]
+    weights, biases, x = random_relu_network((5, 5, 5, 5), 24)
+    biases[1] = torch.full((5,), -100.0, dtype=torch.float64)  # a camada 2 desliga tudo
+    cases.append(("camada 2 toda desligada (vieses −100)", (weights, biases, x)))
+    weights, biases, x = random_relu_network((6, 6, 6), 25, bias_std=0.5)
+    cases.append(("float32", ([w.float() for w in weights], [b.float() for b in biases],
+                              x.float())))
+    for case, (weights, biases, x) in cases:
+        weights64 = [w.double() for w in weights]
+        biases64 = [b.double() for b in biases]
+        expected = torch.tensor(autograd_jacobian_norms(weights64, biases64, x.double()),
+                                dtype=torch.float64)
+        with forbidden(fn, RULES_JACOBIAN_NORMS):
+            got = call(fn, case, [w.clone() for w in weights], [b.clone() for b in biases],
+                       x.clone())
+        got = norms_vector(got, len(weights), case)
+        tol = 1e-4 if x.dtype == torch.float32 else 1e-5
+        hints = {text: torch.tensor(v, dtype=torch.float64)
+                 for text, v in _ocultos_wrong_norms(weights64, biases64, x.double()).items()}
+        expect_close(got, expected, case, tol=tol * max(1.0, expected.abs().max().item()),
+                     hints=hints)
+
+    width, depth = 64, 30
+    for scale in (0.85, 1.0, 1.15):
+        case = f"experimento com largura {width}, {depth} camadas, He × {scale:g}"
+        log_factors = []
+        for seed in range(100, 105):
+            weights, biases, x = random_relu_network((width,) * (depth + 1), seed, scale)
+            with forbidden(fn, RULES_JACOBIAN_NORMS):
+                got = call(fn, case, weights, biases, x)
+            norms = norms_vector(got, depth, case)
+            if not (torch.isfinite(norms).all() and (norms > 0).all()):
+                fail(f"No caso “{case}” as normas deviam ser positivas e finitas.")
+            log_factors.append(math.log(layer_factor(norms)))
+        factor = math.exp(sum(log_factors) / len(log_factors))
+        if abs(factor / scale - 1) > EXPERIMENT_MARGIN:
+            fail(f"No caso “{case}” o fator por camada medido com a sua função foi "
+                 f"{factor:.3f}; o capítulo prevê {scale:g} (margem de 5%).")
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4
+# --------------------------------------------------------------------------------------------
+
+
+def _ocultos_positive_first_layer(depth: int, width: int, seed: int) -> nn.Sequential:
+    """Rede cuja primeira camada só tem pesos positivos: para x < 0 tudo desliga e y = 0."""
+    model = bias_free_relu_mlp(depth, width, seed)
+    with torch.no_grad():
+        model[0].weight.abs_()
+    return model
+
+
+def check_two_gradient_values_hidden(fn: Callable[[nn.Module], Any]) -> None:
+    """Casos extras: uma camada, largura 1, 30 camadas, uma rede com derivada 0 para x < 0; os
+    valores esperados vêm do autograd em vários pontos de cada lado do zero (os mesmos)."""
+    models: list[tuple[str, nn.Module]] = [
+        ("uma camada de largura 4", bias_free_relu_mlp(1, 4, 31)),
+        ("5 camadas de largura 1", bias_free_relu_mlp(5, 1, 36)),
+        ("30 camadas de largura 32", bias_free_relu_mlp(30, 32, 33)),
+        ("primeira camada só com pesos positivos", _ocultos_positive_first_layer(4, 8, 34)),
+        ("8 camadas de largura 64", bias_free_relu_mlp(8, 64, 35)),
+    ]
+    for name, model in models:
+        case = f"rede sem vieses, {name}"
+        slopes = autograd_slopes(model, [-3.0, -1.0, -0.01, 0.01, 0.5, 7.0])
+        g_neg, g_pos = slopes[1], slopes[4]
+        if not (math.isclose(min(slopes[:3]), max(slopes[:3]), rel_tol=1e-9, abs_tol=1e-12)
+                and math.isclose(min(slopes[3:]), max(slopes[3:]), rel_tol=1e-9,
+                                 abs_tol=1e-12)):
+            raise RuntimeError(f"{case}: a rede não é linear de cada lado do zero")
+        with forbidden(fn, RULES_TWO_GRADIENT_VALUES):
+            got = call(fn, case, model)
+        expect_two_values(two_values(got, case), (g_neg, g_pos), case)

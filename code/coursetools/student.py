@@ -1,0 +1,118 @@
+"""O notebook do estudante: o que a liberação do otter gera, acertado para o curso.
+
+A partir do notebook do estudante do ``otter assign`` (soluções trocadas por ``...``, testes
+ocultos fora, testes públicos nos metadados):
+
+- a primeira célula instala o pacote do curso quando ele falta (Colab, Binder), a partir do
+  repositório dos estudantes na etiqueta da versão, sem trocar o PyTorch que o serviço já tem;
+- a célula do otter passa a usar ``residuais.checks.display.Notebook``, que mostra o resultado de
+  cada verificação numa frase em português;
+- para o site, as saídas das células que não mudaram são copiadas do notebook do professor.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from coursetools.coursework import notebooks
+
+SETUP_TAG = "preparacao"
+# a variável de ambiente que troca a origem do pacote (um caminho local, nos testes sem rede)
+SOURCE_VARIABLE = "RESIDUAIS_FONTE"
+
+SETUP_CELL = '''\
+# Preparação: no Colab, no Binder ou em outro Jupyter sem o pacote do curso, instala o pacote
+# `residuais` (e o otter-grader, das verificações). No ambiente do curso (`make lab`), não faz nada.
+# O PyTorch que já estiver instalado é mantido.
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("residuais") is None or importlib.util.find_spec("otter") is None:
+    fonte = os.environ.get("{variable}", "{source}")
+    pacote = f"residuais[checks] @ {{fonte}}"
+    print(f"Instalando o pacote do curso de {{fonte}} ...")
+    comando = [sys.executable, "-m", "pip", "install", "--quiet", "--retries", "1",
+               "--timeout", "20", pacote]
+    if subprocess.run(comando).returncode != 0:
+        raise RuntimeError(
+            "Não consegui instalar o pacote do curso (residuais). Sem internet, ele não pode ser "
+            "baixado: conecte-se e execute esta célula de novo, ou rode o capítulo no ambiente do "
+            "curso (git clone do repositório dos estudantes e make lab)."
+        )
+    importlib.invalidate_caches()
+'''
+
+CHECKER_CELL = '''\
+# Verificações automáticas dos exercícios (otter-grader), com o resultado em português
+from residuais.checks.display import Notebook
+
+grader = Notebook("{notebook}")
+'''
+
+OTTER_INIT_CELL = re.compile(r"^# Initialize Otter\s*\nimport otter\s*\ngrader = otter\.Notebook")
+
+
+def package_source(root: Path, version: str) -> str:
+    """De onde a célula de preparação instala o pacote: o repositório dos estudantes (a chave
+    ``repository.url`` do ``_config.yml``) na etiqueta ``v<versão>``."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    url = (config.get("repository") or {}).get("url")
+    if not url:
+        raise ValueError("O _config.yml não diz o repositório dos estudantes (repository: url:).")
+    return f"git+{url.rstrip('/')}.git@v{version}"
+
+
+def _code_cell(source: str, cell_id: str, tags: list[str]) -> dict[str, Any]:
+    return {"cell_type": "code", "id": cell_id, "metadata": {"tags": tags},
+            "execution_count": None, "outputs": [], "source": source}
+
+
+def adapt(student: dict[str, Any], name: str, source: str) -> dict[str, Any]:
+    """O notebook do estudante do otter com a célula de preparação e as mensagens em português."""
+    student = copy.deepcopy(student)
+    cells = student["cells"]
+    for cell in cells:
+        if OTTER_INIT_CELL.match(notebooks.source(cell)):
+            cell["source"] = CHECKER_CELL.format(notebook=f"{name}.ipynb")
+            break
+    else:
+        raise ValueError(f"{name}: o notebook do estudante não tem a célula do otter.")
+    setup = SETUP_CELL.format(variable=SOURCE_VARIABLE, source=source)
+    cells.insert(0, _code_cell(setup, "preparacao", [SETUP_TAG, "hide-input"]))
+    return student
+
+
+def with_outputs(student: dict[str, Any], master: dict[str, Any],
+                 solutions: bool = False) -> dict[str, Any]:
+    """O notebook do estudante com as saídas do notebook do professor nas células que são iguais
+    nos dois (as respostas em branco ficam sem saída). Com ``solutions``, as células de resposta
+    recebem a solução de referência (sem os marcadores do otter) e a sua saída."""
+    student = copy.deepcopy(student)
+    by_id = {cell.get("id"): cell for cell in master["cells"]}
+    for cell in student["cells"]:
+        original = by_id.get(cell.get("id"))
+        if original is None or cell.get("cell_type") != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        answer = "otter_answer_cell" in tags
+        if answer and solutions:
+            cell["source"] = _without_markers(notebooks.source(original))
+        elif answer:  # a resposta em branco fica à vista, não num bloco recolhido
+            cell["metadata"]["tags"] = [t for t in tags if t != "hide-input"]
+        if notebooks.source(cell) == _without_markers(notebooks.source(original)):
+            cell["outputs"] = copy.deepcopy(original.get("outputs", []))
+            cell["execution_count"] = original.get("execution_count")
+    return student
+
+
+def _without_markers(source: str) -> str:
+    """O código sem as linhas ``# BEGIN SOLUTION`` / ``# END SOLUTION`` do otter."""
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))

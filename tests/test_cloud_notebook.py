@@ -1,0 +1,118 @@
+"""A primeira célula do notebook do estudante (Colab, Binder): num ambiente novo, sem o pacote do
+curso, ela o instala da origem configurada — aqui, sem rede, um wheel local indicado pela
+variável ``RESIDUAIS_FONTE`` — sem reinstalar o PyTorch; depois disso as verificações públicas do
+notebook funcionam. Sem a origem, ela para com uma mensagem clara em português."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from coursetools import editions
+from coursetools import student as student_notebook
+
+CHAPTER = "06_fluxo_residual"
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+@pytest.fixture(scope="module")
+def fresh_env(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Um ambiente virtual novo que enxerga as bibliotecas do curso (PyTorch, otter...) mas não o
+    pacote ``residuais``; o wheel do pacote; e a liberação."""
+    tmp = tmp_path_factory.mktemp("nuvem")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
+    python = tmp / "venv" / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    # as bibliotecas já instaladas (como o PyTorch de um serviço de nuvem); o pip vem junto.
+    # Os .pth do ambiente do curso não são lidos, então o ``residuais`` editável não aparece.
+    Path(site.stdout.strip(), "bibliotecas.pth").write_text(sysconfig.get_paths()["purelib"])
+    wheels = tmp / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
+    (wheel,) = wheels.glob("residuais-*.whl")
+    release = editions.ensure_release(ROOT, tmp / "liberacao", log=lambda _: None)
+    return python, wheel, release
+
+
+def _run(python: Path, code: str, source: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, student_notebook.SOURCE_VARIABLE: source, "PIP_NO_INDEX": "1",
+           "PYTHONNOUSERSITE": "1"}
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def _setup_cell(release: Path) -> str:
+    notebook = json.loads((release / "estudantes" / f"{CHAPTER}.ipynb").read_text("utf-8"))
+    first = notebook["cells"][0]
+    assert student_notebook.SETUP_TAG in first["metadata"]["tags"]
+    return _source(first)
+
+
+def test_without_the_source_the_setup_cell_stops_with_a_portuguese_message(fresh_env, tmp_path):
+    python, _, release = fresh_env
+    result = _run(python, _setup_cell(release), "file:///nao/existe.whl", tmp_path)
+    assert result.returncode != 0
+    assert "RuntimeError: Não consegui instalar o pacote do curso" in result.stderr
+
+
+def test_setup_cell_installs_the_package_and_the_public_checks_work(fresh_env, tmp_path):
+    python, wheel, release = fresh_env
+    before = _run(python, "import importlib.util, torch; "
+                  "print(importlib.util.find_spec('residuais') is None, torch.__file__)",
+                  "", tmp_path)
+    assert before.returncode == 0, before.stderr
+    missing, torch_before = before.stdout.split()
+    assert missing == "True", "o ambiente novo não devia ter o pacote do curso"
+
+    notebook_path = tmp_path / f"{CHAPTER}.ipynb"
+    notebook_path.write_text((release / "estudantes" / f"{CHAPTER}.ipynb").read_text("utf-8"))
+    master = json.loads((ROOT / "book" / f"{CHAPTER}.ipynb").read_text(encoding="utf-8"))
+    imports = next(_source(c) for c in master["cells"]
+                   if c["cell_type"] == "code" and "import torch" in _source(c))
+    answers = "\n\n".join(_source(c) for c in master["cells"]
+                          if c["cell_type"] == "code" and "# BEGIN SOLUTION" in _source(c))
+    questions = [q.name for q in editions_questions(release)]
+    check = textwrap.dedent(f"""
+        exec({_setup_cell(release)!r})
+        import torch
+        from residuais.checks.display import Notebook
+        grader = Notebook({notebook_path.name!r})
+        blank = {{}}
+        exec({imports!r}, blank)
+        print(grader.check({questions[0]!r}, blank))
+        namespace = {{}}
+        exec({imports!r}, namespace)
+        exec({answers!r}, namespace)
+        for question in {questions!r}:
+            print(grader.check(question, namespace))
+        print("torch:", torch.__file__)
+    """)
+    result = _run(python, check, wheel.as_uri(), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    # a resposta em branco: uma frase em português, sem traceback nem doctest em inglês
+    blank_line = next(line for line in lines if line.startswith("❌"))
+    assert questions[0] in blank_line and "Traceback" not in result.stdout
+    assert "Expected" not in result.stdout and "Trying" not in result.stdout
+    passed = [line for line in lines if line.startswith("✅")]
+    assert len(passed) == len(questions), result.stdout
+    assert lines[-1] == f"torch: {torch_before}", "o PyTorch do ambiente foi trocado"
+
+
+def editions_questions(release: Path):
+    from coursetools.coursework import load_release
+
+    return load_release(release)[CHAPTER].questions

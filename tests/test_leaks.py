@@ -1,0 +1,199 @@
+"""A edição do estudante não entrega nenhuma resposta: nem a solução de um exercício de
+programação nem um teste oculto, em nenhum arquivo que o estudante recebe — o site inteiro (HTML,
+índice de busca, ``_sources``, downloads), os notebooks do estudante da liberação e o pacote
+``residuais`` que ele instala (o wheel)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, chapter_notebooks
+
+MIN_LINE = 20  # linhas mais curtas que isso são genéricas demais (``return x``) para acusar
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _solution_blocks(master: dict) -> list[list[str]]:
+    """As linhas de cada solução (entre ``# BEGIN SOLUTION`` e ``# END SOLUTION``)."""
+    blocks = []
+    for cell in master["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        found = re.findall(r"# BEGIN SOLUTION\n(.*?)\n\s*# END SOLUTION", _source(cell), re.S)
+        blocks += [[line.strip() for line in block.splitlines() if line.strip()]
+                   for block in found]
+    return blocks
+
+
+def _tests(master: dict, hidden: bool) -> list[str]:
+    """As células de teste, ocultas (começam com ``# HIDDEN``) ou públicas."""
+    return [_source(c) for c in master["cells"] if c["cell_type"] == "code"
+            and "remove-cell" in c.get("metadata", {}).get("tags", [])
+            and _source(c).lstrip().startswith("# HIDDEN") == hidden]
+
+
+def _public_text(master: dict) -> str:
+    """O que o notebook do professor tem de público: tudo menos soluções e testes."""
+    parts = []
+    for cell in master["cells"]:
+        source = _source(cell)
+        if cell["cell_type"] == "raw" or "# BEGIN SOLUTION" in source:
+            continue
+        if "remove-cell" in cell.get("metadata", {}).get("tags", []):
+            continue
+        parts.append(source)
+    return "\n".join(parts)
+
+
+def _hidden_module_names() -> list[str]:
+    """Os nomes definidos nos módulos dos testes ocultos (``book/ocultos``)."""
+    names = []
+    for path in sorted((ROOT / "book" / "ocultos").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names += [node.name for node in tree.body
+                  if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+    return names
+
+
+def _needles() -> dict[str, str]:
+    """Texto que não pode aparecer → de onde ele vem."""
+    masters = {nb.name: json.loads(nb.read_text(encoding="utf-8")) for nb in chapter_notebooks()}
+    # o que é público em qualquer capítulo (texto, demonstrações) e os testes públicos, que vão
+    # de propósito nos metadados do notebook do estudante
+    public = "\n".join(_public_text(m) + "\n" + "\n".join(_tests(m, hidden=False))
+                       for m in masters.values())
+    needles = {}
+    for name, master in masters.items():
+        for block in _solution_blocks(master):
+            for line in block:
+                if len(line) >= MIN_LINE and not line.startswith("#") and line not in public:
+                    needles[line] = f"solução em {name}"
+        for test in _tests(master, hidden=True):
+            for line in test.splitlines()[1:]:
+                if line.strip() and line.strip() not in public:
+                    needles[line.strip()] = f"teste oculto em {name}"
+    for name in _hidden_module_names():
+        needles[name] = "book/ocultos"
+    for marker in ("thorough=True", "from ocultos"):
+        needles[marker] = "marcador do notebook do professor"
+    return needles
+
+
+def _normalized(code: str) -> str:
+    """O código sem comentários e sem espaços, para comparar corpos inteiros."""
+    return re.sub(r"\s+", "", re.sub(r"#[^\n]*", "", code))
+
+
+def _scan(files: list[Path], needles: dict[str, str], base: Path) -> list[str]:
+    leaks = []
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        if path.suffix == ".ipynb":  # o JSON escapa aspas e quebras de linha
+            text += "\n" + "\n".join(_source(c) for c in json.loads(text).get("cells", []))
+        leaks += [f"{path.relative_to(base)}: {origin}: “{needle}”"
+                  for needle, origin in needles.items() if needle in text]
+    return leaks
+
+
+def test_the_needles_are_real():
+    """Sem agulhas o teste não acusaria nada: cada capítulo tem soluções e testes ocultos."""
+    needles = _needles()
+    for notebook in chapter_notebooks():
+        origins = {origin for origin in needles.values() if notebook.name in origin}
+        assert f"solução em {notebook.name}" in origins, notebook.name
+        assert f"teste oculto em {notebook.name}" in origins, notebook.name
+
+
+def test_student_site_has_no_solution_and_no_hidden_test(built_site):
+    html, _ = built_site
+    files = [p for p in html.rglob("*") if p.is_file()
+             and p.suffix in (".html", ".js", ".ipynb", ".txt", ".md", ".json", ".py")]
+    assert any(p.suffix == ".ipynb" for p in files), "o site não tem os notebooks para baixar"
+    leaks = _scan(files, _needles(), html)
+    assert not leaks, "a edição do estudante vaza respostas:\n" + "\n".join(leaks[:20])
+
+
+def test_download_button_gives_the_student_notebook(built_site):
+    html, _ = built_site
+    for notebook in chapter_notebooks():
+        page = (html / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        assert f"_sources/book/{notebook.name}" in page
+        downloaded = json.loads((html / "_sources" / "book" / notebook.name).read_text("utf-8"))
+        code = "\n".join(_source(c) for c in downloaded["cells"])
+        assert "grader = Notebook(" in code and "residuais[checks]" in code
+        assert "..." in code  # o lugar das respostas
+
+
+def test_student_release_notebooks_have_no_solution_and_no_hidden_test(built_site):
+    html, _ = built_site
+    release = html.parents[1] / "liberacao"
+    files = sorted((release / "estudantes").glob("*.ipynb"))
+    assert len(files) == len(chapter_notebooks())
+    leaks = _scan(files, _needles(), release)
+    assert not leaks, "os notebooks do estudante vazam respostas:\n" + "\n".join(leaks[:20])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (path,) = out.glob("residuais-*.whl")
+    return path
+
+
+def test_the_student_package_has_no_hidden_test_and_no_solution_body(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        sources = {name: archive.read(name).decode("utf-8") for name in archive.namelist()
+                   if name.endswith(".py")}
+    assert "residuais/checks/core.py" in sources
+    assert not any(name.startswith(("coursetools", "ocultos")) for name in sources)
+    hidden = [name for name in _hidden_module_names()
+              if any(name in text for text in sources.values())]
+    assert not hidden, f"o pacote residuais contém testes ocultos: {hidden}"
+    bodies = {}
+    for notebook in chapter_notebooks():
+        for block in _solution_blocks(json.loads(notebook.read_text(encoding="utf-8"))):
+            body = _normalized("\n".join(block))
+            if len(body) >= MIN_LINE:
+                bodies[body] = notebook.name
+    leaks = [f"{file}: solução de {origin}" for body, origin in bodies.items()
+             for file, text in sources.items() if body in _normalized(text)]
+    assert not leaks, "o pacote residuais contém soluções:\n" + "\n".join(leaks)
+
+
+def test_the_scan_catches_the_instructor_edition(tmp_path):
+    """O mesmo exame acusa a edição do professor, que tem as soluções e os testes ocultos."""
+    from coursetools import editions
+
+    html, _ = editions.build_professor_edition(ROOT, tmp_path)
+    leaks = _scan(sorted(html.rglob("*.ipynb")), _needles(), html)
+    assert any("solução em" in leak for leak in leaks)
+    assert any("teste oculto em" in leak for leak in leaks)
+
+
+def test_the_solutions_switch_publishes_solutions_but_never_hidden_tests(built_site, tmp_path):
+    """``make book SOLUCOES=1``: as soluções de programação aparecem, os testes ocultos não."""
+    from coursetools import editions
+
+    html, _ = built_site
+    release = html.parents[1] / "liberacao"
+    with_solutions, _ = editions.build_student_edition(ROOT, tmp_path, solutions=True,
+                                                       release_dir=release, log=lambda _: None)
+    files = sorted(with_solutions.rglob("*.ipynb"))
+    leaks = _scan(files, _needles(), with_solutions)
+    assert any("solução em" in leak for leak in leaks)
+    assert not [leak for leak in leaks if "solução em" not in leak], leaks[:5]
