@@ -1,8 +1,10 @@
 """Peças comuns dos testes: a raiz do repositório, os capítulos do _toc.yml e o site construído."""
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -10,6 +12,16 @@ from coursetools import book, build, editions
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+def hidden_module(name: str) -> ModuleType:
+    """O módulo dos testes ocultos ``book/ocultos/<name>.py`` (só o professor o tem; no corretor,
+    o otter o copia ao lado do notebook), carregado pelo caminho."""
+    path = ROOT / "book" / "ocultos" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"ocultos.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def toc_files() -> list[str]:

@@ -1,28 +1,17 @@
 """Exercícios de programação do capítulo 5: as verificações aceitam a referência, recusam os
 erros típicos com a dica certa, pegam os atalhos proibidos, e as constantes estão certas."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import hidden_module
 from torch import nn
 
 from residuais.checks import ForbiddenCall
 from residuais.checks import architectures as public
 from residuais.models import Bottleneck, UNet, center_crop, count_parameters
 
-HIDDEN_PATH = Path(__file__).resolve().parents[1] / "book" / "ocultos" / "architectures.py"
-
-
-def _load_hidden():
-    spec = importlib.util.spec_from_file_location("ocultos.architectures", HIDDEN_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _load_hidden()
+hidden = hidden_module("architectures")
 
 
 def _both(check_name: str, answer) -> None:

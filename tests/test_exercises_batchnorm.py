@@ -2,28 +2,18 @@
 aceitam a referência, recusam os erros típicos com a dica certa e os atalhos proibidos."""
 
 import copy
-import importlib.util
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import ROOT
+from conftest import hidden_module
 from torch import nn
 
 from residuais.checks import ForbiddenCall
 from residuais.checks import batchnorm as public
 from residuais.norm import BatchNorm1d
 
-
-def _hidden():
-    spec = importlib.util.spec_from_file_location(
-        "ocultos.batchnorm", ROOT / "book" / "ocultos" / "batchnorm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _hidden()
+hidden = hidden_module("batchnorm")
 
 # --------------------------------------------------------------------------------------------
 # exercício 1: batch_norm_eval

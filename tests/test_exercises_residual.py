@@ -2,14 +2,13 @@
 referência, recusam os erros típicos com a dica certa, pegam os atalhos proibidos, e as
 constantes escritas nas verificações públicas conferem com a referência."""
 
-import importlib.util
 import itertools
 import math
 import re
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import hidden_module
 
 from residuais.analysis import enumerate_paths, expand_linear_residual
 from residuais.checks import ForbiddenCall
@@ -22,16 +21,7 @@ from residuais.checks.residual import (
 )
 from residuais.models import ResidualBlock
 
-
-def _hidden_module():
-    path = ROOT / "book" / "ocultos" / "residual.py"
-    spec = importlib.util.spec_from_file_location("ocultos.residual", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _hidden_module()
+hidden = hidden_module("residual")
 
 
 def _table(values):

@@ -2,13 +2,12 @@
 referência, recusam os erros típicos com a dica certa, pegam os atalhos proibidos, e as
 constantes escritas nas verificações públicas conferem com a referência."""
 
-import importlib.util
 import math
 import re
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import hidden_module
 from torch import nn
 
 from residuais.analysis import input_gradient, lag1_autocorrelation, sequential_jacobians
@@ -21,16 +20,7 @@ from residuais.checks.sequential import (
     check_two_gradient_values,
 )
 
-
-def _hidden_module():
-    path = ROOT / "book" / "ocultos" / "sequential.py"
-    spec = importlib.util.spec_from_file_location("ocultos.sequential", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _hidden_module()
+hidden = hidden_module("sequential")
 
 # --------------------------------------------------------------------------------------------
 # exercício 1: autocorrelação com qualquer defasagem

@@ -2,13 +2,12 @@
 erros típicos com a dica certa e pegam os atalhos proibidos; as dicas calculadas pelo PyTorch
 com pesos trocados coincidem com os erros escritos à mão."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import hidden_module
 from torch import nn
 
 from residuais.checks import ForbiddenCall
@@ -19,17 +18,7 @@ from residuais.transformer import (
     scaled_dot_product_attention,
 )
 
-HIDDEN_PATH = Path(__file__).resolve().parents[1] / "book" / "ocultos" / "transformer.py"
-
-
-def _load_hidden():
-    spec = importlib.util.spec_from_file_location("ocultos.transformer", HIDDEN_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _load_hidden()
+hidden = hidden_module("transformer")
 
 
 def _both(check_name: str, answer) -> None:

@@ -2,29 +2,19 @@
 aceitam a referência, recusam os erros típicos com a dica certa e os atalhos proibidos, e as
 constantes escritas nas verificações públicas são as que a referência dá."""
 
-import importlib.util
 import math
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import hidden_module
 
 from residuais.analysis import forward_variances
 from residuais.checks import ForbiddenCall
 from residuais.checks import variance as public
 from residuais.models import ResidualBlock
 
-
-def _hidden():
-    spec = importlib.util.spec_from_file_location(
-        "ocultos.variance", ROOT / "book" / "ocultos" / "variance.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-hidden = _hidden()
+hidden = hidden_module("variance")
 
 # --------------------------------------------------------------------------------------------
 # exercício 1: variance_after_blocks
