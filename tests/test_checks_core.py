@@ -33,6 +33,10 @@ def through_helper(q, k, v):
     return by_attribute(q, k, v)
 
 
+def through_the_c_binding(q, k, v):
+    return torch._C._nn.scaled_dot_product_attention(q, k, v)
+
+
 def swallowing(q, k, v):
     try:
         return F.scaled_dot_product_attention(q, k, v)
@@ -49,7 +53,8 @@ def test_honest_answer_runs_and_the_builtin_is_restored():
     assert torch.allclose(got, F.scaled_dot_product_attention(q, k, v), atol=1e-6)
 
 
-@pytest.mark.parametrize("answer", [by_attribute, by_alias, through_helper, swallowing],
+@pytest.mark.parametrize("answer", [by_attribute, by_alias, through_helper,
+                                    through_the_c_binding, swallowing],
                          ids=lambda f: f.__name__)
 def test_every_way_of_calling_the_builtin_is_caught(answer):
     q, k, v = _qkv()

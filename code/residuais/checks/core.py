@@ -8,8 +8,11 @@ com o professor, no arquivo do corretor.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
+import inspect
+import textwrap
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -147,10 +150,11 @@ class _Guard:
     used: list[Rule] = field(default_factory=list)
 
     def message(self) -> str:
-        rule = self.used[0]
-        short = rule.target.rsplit(".", 1)[-1]
-        return (f"Sua resposta usa `{short}` ({rule.target}), que não vale neste exercício: "
-                f"{rule.reason} Esta questão fica com zero enquanto ela for usada.")
+        used = list(dict.fromkeys(self.used))  # cada regra uma vez, na ordem em que apareceu
+        calls = " e ".join(f"`{rule.target.rsplit('.', 1)[-1]}` ({rule.target})" for rule in used)
+        verb = "vale" if len(used) == 1 else "valem"
+        return (f"Sua resposta usa {calls}, que não {verb} neste exercício: {used[0].reason} "
+                "Esta questão fica com zero enquanto ela for usada.")
 
 
 def _referenced_objects(fn: Any, depth: int = 3) -> Iterator[Any]:
@@ -181,13 +185,32 @@ def _referenced_objects(fn: Any, depth: int = 3) -> Iterator[Any]:
                             stack.append((call_method, level - 1))
 
 
+def _attribute_names(fn: Any, depth: int = 3) -> set[str]:
+    """Os nomes de atributo (``a.b`` → ``b``) no código-fonte da função e das funções do mesmo
+    módulo que ela usa; pega ``torch._C._nn.scaled_dot_product_attention`` e afins, que chegam
+    à mesma função por outro caminho."""
+    names: set[str] = set()
+    functions = [fn] + [obj for obj in _referenced_objects(fn, depth)
+                        if callable(obj) and getattr(obj, "__module__", None)
+                        == getattr(fn, "__module__", object())]
+    for function in functions:
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        except (OSError, TypeError, SyntaxError):  # sem fonte (código gerado): só o resto vale
+            continue
+        names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    return names
+
+
 @contextlib.contextmanager
 def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
     """Durante o bloco, cada função de ``rules`` é trocada por uma que falha com uma explicação.
 
     Antes disso, os nomes globais que a resposta usa são conferidos: um apelido de uma função
     proibida (``from torch.nn.functional import scaled_dot_product_attention as sdpa``) também
-    conta. Se a resposta usar uma delas, mesmo capturando o erro, a verificação falha com
+    conta, e também um atributo com o nome dela por outro caminho
+    (``torch._C._nn.scaled_dot_product_attention``). Se a resposta usar uma delas, mesmo
+    capturando o erro, a verificação falha com
     ``ForbiddenCall``.
     """
     guard = _Guard(rules)
@@ -198,6 +221,8 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
         with contextlib.suppress(TypeError):
             if id(value) in originals:
                 guard.used.append(originals[id(value)])
+    attributes = _attribute_names(fn)
+    guard.used += [rule for rule in rules if rule.target.rsplit(".", 1)[-1] in attributes]
     if guard.used:
         raise ForbiddenCall(guard.message())
 
