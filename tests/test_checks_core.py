@@ -93,3 +93,11 @@ def test_expect_close_gives_the_hint_of_a_typical_mistake():
         expect_close(torch.zeros(3), expected, "forma errada")
     with pytest.raises(AssertionError, match="devolveu 3, mas o valor correto é 2"):
         expect_close(3.0, 2.0, "número")
+
+
+def test_the_same_name_in_two_modules_is_reported_once():
+    twin = Rule("residuais.transformer.scaled_dot_product_attention", "a do curso também não.")
+    with pytest.raises(ForbiddenCall) as info, forbidden(by_attribute, [SDPA, twin]):
+        by_attribute(*_qkv())
+    assert str(info.value).count("`scaled_dot_product_attention`") == 1
+    assert "que não vale neste exercício" in str(info.value)

@@ -185,10 +185,10 @@ def _referenced_objects(fn: Any, depth: int = 3) -> Iterator[Any]:
                             stack.append((call_method, level - 1))
 
 
-def _attribute_names(fn: Any, depth: int = 3) -> set[str]:
-    """Os nomes de atributo (``a.b`` → ``b``) no código-fonte da função e das funções do mesmo
-    módulo que ela usa; pega ``torch._C._nn.scaled_dot_product_attention`` e afins, que chegam
-    à mesma função por outro caminho."""
+def _attribute_chains(fn: Any, depth: int = 3) -> set[str]:
+    """Os acessos a atributo (``torch._C._nn.scaled_dot_product_attention``, ``F.batch_norm``) no
+    código-fonte da função e das funções do mesmo módulo que ela usa: pegam a mesma função
+    quando ela chega por outro caminho."""
     names: set[str] = set()
     functions = [fn] + [obj for obj in _referenced_objects(fn, depth)
                         if callable(obj) and getattr(obj, "__module__", None)
@@ -198,7 +198,7 @@ def _attribute_names(fn: Any, depth: int = 3) -> set[str]:
             tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
         except (OSError, TypeError, SyntaxError):  # sem fonte (código gerado): só o resto vale
             continue
-        names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        names |= {ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     return names
 
 
@@ -221,8 +221,18 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
         with contextlib.suppress(TypeError):
             if id(value) in originals:
                 guard.used.append(originals[id(value)])
-    attributes = _attribute_names(fn)
-    guard.used += [rule for rule in rules if rule.target.rsplit(".", 1)[-1] in attributes]
+    chains = _attribute_chains(fn)
+    # o caminho escrito igual ao da regra (``nn.BatchNorm1d`` → ``torch.nn.BatchNorm1d``) ou,
+    # senão, o mesmo nome final (``torch._C._nn.scaled_dot_product_attention``), uma regra por nome
+    exact = [rule for rule in rules
+             if any(rule.target == c or rule.target.endswith("." + c) for c in chains)]
+    names = {c.rsplit(".", 1)[-1] for c in chains}
+    by_name: dict[str, Rule] = {}
+    for rule in rules:
+        by_name.setdefault(rule.target.rsplit(".", 1)[-1], rule)
+    covered = {rule.target.rsplit(".", 1)[-1] for rule in exact}
+    guard.used += exact + [rule for name, rule in by_name.items()
+                           if name in names and name not in covered]
     if guard.used:
         raise ForbiddenCall(guard.message())
 
