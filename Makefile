@@ -23,7 +23,8 @@ TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheel
 ## help: lista os alvos e o que cada um faz
 help:
 	@echo "Alvos do make (cada um cria o ambiente .venv se preciso):"
-	@awk -F': ' '/^## [a-z-]+: /{sub(/^## /, ""); printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk '/^## [a-z-]+: /{line = $$0; sub(/^## /, "", line); name = line; sub(/: .*/, "", name); \
+	  sub(/^[a-z-]+: /, "", line); printf "  make %-15s %s\n", name, line}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.txt pyproject.toml code/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
