@@ -86,6 +86,10 @@ def execute_chapter(notebook: Path, timeout: int = 600) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         copy = Path(folder) / notebook.name
         shutil.copy2(notebook, copy)
+        # os testes ocultos que o notebook do professor importa (como o corretor, ao lado dele)
+        hidden = notebook.parent / "ocultos"
+        if hidden.is_dir():
+            shutil.copytree(hidden, Path(folder) / "ocultos")
         nb = nbformat.read(copy, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(_CPU_CELL))
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
