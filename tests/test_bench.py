@@ -90,7 +90,11 @@ def test_a_missing_chapter_stops_the_benchmark_with_a_clear_message(tmp_path, mo
 def test_execute_chapter_runs_a_notebook_in_a_fresh_kernel(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import residuais\nx = 1 + 1"),
-                nbformat.v4.new_code_cell("assert x == 2")]
+                nbformat.v4.new_code_cell("assert x == 2"),
+                # como os testes ocultos dos capítulos, que ficam em book/ocultos
+                nbformat.v4.new_code_cell("from ocultos.mini import y\nassert y == 3")]
+    (tmp_path / "ocultos").mkdir()
+    (tmp_path / "ocultos" / "mini.py").write_text("y = 3\n", encoding="utf-8")
     path = tmp_path / "mini.ipynb"
     nbformat.write(nb, path)
     seconds, cpu = bench.execute_chapter(path, timeout=60)
