@@ -15,6 +15,15 @@ README = "LEIA-ME.md"
 # e de uma correção
 GRADEBOOK = "notas.csv"
 FEEDBACK_DIR = "devolutivas"
+FEEDBACK_ZIP = "devolutivas.zip"  # as devolutivas para devolver pelo Moodle
+ADJUSTMENTS = "ajustes.csv"  # os ajustes manuais do professor, que nenhuma correção apaga
+SUMMARY = "resumo.csv"  # por exercício: média, fração de notas máximas, falha mais comum
+DUPLICATES = "respostas_identicas.csv"
+MOODLE_SHEET = "moodle.csv"  # a planilha de notas no formato que o Moodle importa
+LOG_DIR = "registro"  # o registro de cada entrega, só para o professor
+BACKUP_DIR = "copias"  # as planilhas anteriores
+STATE = ".estado.json"  # o que já foi corrigido, para retomar e mesclar
+WORK_DIR = ".trabalho"  # pasta temporária, apagada no início e no fim
 
 DEFAULT_TIMEOUT = 180.0  # s por entrega, no total: depois disso o subprocesso é encerrado
 DEFAULT_CELL_TIMEOUT = 30.0  # s por célula: a célula é interrompida e a correção continua
@@ -26,9 +35,9 @@ CORRUPTED = "notebook corrompido"
 UNKNOWN_CHAPTER = "capítulo desconhecido"
 TIMED_OUT = "tempo esgotado"
 GRADER_ERROR = "erro na correção"
+TAMPERED = "entrega alterada durante a correção"
 
 COMMAND = "python -m coursetools.coursework"  # como se chama a linha de comando
-WORKER_COMMAND = "_worker"  # o subcomando interno que corrige uma entrega num subprocesso
 
 
 class CourseworkError(Exception):
@@ -48,6 +57,15 @@ class Result:
     details: list[str] = field(default_factory=list)  # linhas da devolutiva, por exercício
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    participant: str = ""  # o número do participante no Moodle, se a entrega veio de lá
+    student: str = ""  # o nome do estudante, como o Moodle o escreve
+    digest: str = ""  # SHA-256 da entrega corrigida
+    release: str = ""  # o resumo da liberação (corretores) usada
+    options: str = ""  # as opções da correção que mudam a devolutiva
+    review: list[str] = field(default_factory=list)  # o que o professor deve revisar
+    fingerprints: dict[str, str] = field(default_factory=dict)  # resumo de cada resposta
+    failures: dict[str, str] = field(default_factory=dict)  # o primeiro motivo, por exercício
+    log: str = ""  # o registro técnico (só para o professor; não vai para a devolutiva)
 
     @property
     def total(self) -> float:

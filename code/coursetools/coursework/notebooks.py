@@ -20,6 +20,9 @@ CHECK_CALL = re.compile(r"""grader\.check\(\s*["']([^"']+)["']\s*\)""")
 OTTER_INIT = re.compile(r"""\bNotebook\(\s*["']([^"']+?)(?:\.ipynb)?["']\s*\)""")
 SHELL_LINE = re.compile(r"^(\s*)(!|%(?:pip|conda|mamba|system|sx)\b)")
 SHELL_CELL = re.compile(r"^\s*%%(?:bash|sh|script|system|sx)\b")
+GRADER_LINE = re.compile(r"^(\s*)(?:import otter\b"
+                         r"|from residuais\.checks\.display import Notebook\b"
+                         r"|grader\s*=\s*(?:otter\.)?Notebook\(|grader\.check\()")
 
 ASK_AGAIN = "Peça ao estudante que o envie de novo."
 STRUCTURE = ("O arquivo é JSON, mas não tem a estrutura de um notebook do Jupyter (versão 4, com a "
@@ -74,8 +77,9 @@ def defined_names(code: str) -> list[str]:
     return names
 
 
-def imported_modules(notebook: dict[str, Any]) -> set[str]:
-    """Os módulos de nível mais alto importados nas células de código do notebook."""
+def imported_modules(notebook: dict[str, Any], full: bool = False) -> set[str]:
+    """Os módulos importados nas células de código do notebook: só o nível mais alto
+    (``torch``) ou, com ``full``, o nome completo (``torch.nn.functional``)."""
     modules = set()
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
@@ -86,10 +90,10 @@ def imported_modules(notebook: dict[str, Any]) -> set[str]:
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                modules |= {alias.name.split(".")[0] for alias in node.names}
+                modules |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.add(node.module.split(".")[0])
-    return modules
+                modules.add(node.module)
+    return modules if full else {m.split(".")[0] for m in modules}
 
 
 def missing_imports(notebook: dict[str, Any]) -> list[str]:
@@ -141,16 +145,17 @@ def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
     return notebook, ""
 
 
-def read_notebook(path: Path) -> tuple[dict[str, Any] | None, str, str]:
+def read_notebook(path: Path, data: bytes | None = None) -> tuple[dict[str, Any] | None, str, str]:
     """Lê um arquivo como notebook: ``(notebook, situação, mensagem)``; ``None`` se não der.
 
-    Um arquivo com outra extensão que seja um notebook é aceito (quem o recebeu renomeou).
+    ``data`` é o conteúdo já lido (senão, é lido de ``path``). Um arquivo com outra extensão
+    que seja um notebook é aceito (quem o recebeu renomeou).
     """
     if path.is_dir():
         return None, NOT_NOTEBOOK, "É uma pasta, não um notebook: entregue o arquivo .ipynb."
     is_ipynb = path.suffix.lower() == ".ipynb"
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = (path.read_bytes() if data is None else data).decode("utf-8-sig")
     except UnicodeDecodeError:
         if not is_ipynb:
             return _not_notebook(path)
@@ -185,6 +190,16 @@ def disable_shell(code: str) -> tuple[str, list[str]]:
     return ("\n".join(lines), removed) if removed else (code, [])
 
 
+def neutralize_grader(code: str) -> str:
+    """O código sem as linhas do otter (a criação do ``grader`` e os ``grader.check``): na
+    execução de diagnóstico não há testes, e os pontos vêm do avaliador."""
+    lines = []
+    for line in code.splitlines():
+        match = GRADER_LINE.match(line)
+        lines.append(f"{match.group(1)}pass  # verificação feita pelo avaliador" if match else line)
+    return "\n".join(lines)
+
+
 def cell_name(index: int, code: str) -> str:
     """Como a devolutiva chama uma célula: a posição e o começo do código."""
     first = next((line.strip() for line in code.splitlines() if line.strip()), "")
@@ -193,10 +208,10 @@ def cell_name(index: int, code: str) -> str:
     return f"A célula {index}" + (f" (“{first}”)" if first else "")
 
 
-def prepare_copy(notebook: dict[str, Any], chapter: str, destination: Path) -> list[str]:
-    """Escreve a cópia a corrigir: kernel padrão, nome da tarefa nos metadados, sem saídas e sem
+def prepare_copy(notebook: dict[str, Any], chapter: str) -> tuple[dict[str, Any], list[str]]:
+    """A cópia a executar: kernel padrão, nome da tarefa nos metadados, sem saídas e sem
     comandos de terminal, e cada célula marcada com sua posição original (para a devolutiva
-    apontar a célula certa). Devolve os avisos sobre o que foi tirado."""
+    apontar a célula certa); e os avisos sobre o que foi tirado."""
     notebook = json.loads(json.dumps(notebook))
     metadata = notebook.setdefault("metadata", {})
     metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
@@ -214,8 +229,7 @@ def prepare_copy(notebook: dict[str, Any], chapter: str, destination: Path) -> l
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
             original = cell["source"]
-            cell["source"], removed = disable_shell(original)
+            cell["source"], removed = disable_shell(neutralize_grader(original))
             notes += [f"{cell_name(index, original)}: o comando de terminal “{line}” não é "
                           "executado na correção." for line in removed]
-    destination.write_text(json.dumps(notebook, ensure_ascii=False), encoding="utf-8")
-    return notes
+    return notebook, notes

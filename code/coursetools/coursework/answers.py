@@ -1,0 +1,220 @@
+"""As respostas de uma entrega, separadas do resto do notebook pela árvore sintática (AST).
+
+O avaliador não executa o notebook: para cada exercício, executa só as definições que valem
+na célula de verificação — importações, funções e classes de qualquer célula anterior a ela e,
+nas células de resposta (as que definem um nome que algum exercício testa), também as
+atribuições. Chamadas soltas, laços e comandos de terminal ficam de fora.
+
+Cada trecho que não é idêntico a uma célula distribuída passa ainda por uma inspeção: o que
+permite a uma resposta mexer no avaliador (importar ``os``, ``sys``, ``inspect``...; ``eval``,
+``open``, ``getattr``; atributos como ``__globals__`` ou ``f_back``; ``torch.load``) não tem uso
+numa resposta destes exercícios. O exercício que usa algo assim fica com zero e é marcado para
+o professor revisar.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from coursetools.coursework import notebooks
+from coursetools.coursework.manifest import Chapter
+
+ALLOWED_MODULES = frozenset({
+    "torch", "numpy", "math", "cmath", "functools", "itertools", "collections", "typing",
+    "dataclasses", "statistics", "operator", "string", "random", "residuais", "einops",
+    "__future__",
+})
+FORBIDDEN_MODULES = ("residuais.checks", "ocultos", "otter")
+FORBIDDEN_NAMES = frozenset({
+    "eval", "exec", "compile", "__import__", "open", "globals", "locals", "vars", "getattr",
+    "setattr", "delattr", "breakpoint", "input", "memoryview", "exit", "quit", "help",
+    "__builtins__", "__loader__", "__spec__", "get_ipython",
+})
+ALLOWED_DUNDERS = frozenset({"__init__", "__call__", "__name__", "__len__", "__getitem__",
+                             "__repr__", "__version__"})
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "tb_frame",
+    "cr_frame", "ag_frame", "tb_next", "co_code", "_C", "ops", "load", "hub", "package",
+    "multiprocessing", "library", "_dynamo", "ctypeslib", "f2py", "cpp_extension", "system",
+    "popen", "modules", "fromfile", "tofile", "save", "jit", "compile", "_ops", "classes",
+})
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+ANSWER_STATEMENTS = (*DEFINITIONS, ast.Assign, ast.AnnAssign)
+
+
+@dataclass
+class Answer:
+    """O código que o avaliador executa para um exercício e o que a inspeção achou nele."""
+
+    question: str
+    source: str
+    findings: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # resumo das células de resposta escritas pelo estudante ("" se nenhuma)
+    modules: list[str] = field(default_factory=list)  # os módulos que o código importa
+
+
+@dataclass
+class _Statement:
+    """Uma instrução de nível de cima de uma célula: o texto, o que define e o que usa."""
+
+    text: str
+    defines: set[str]
+    uses: set[str]
+    findings: list[str]
+    answer: bool  # vem de uma célula de resposta (que define um nome testado)
+    modules: set[str]  # os módulos que importa
+    trusted: bool = False  # vem de uma célula idêntica a uma distribuída
+
+
+def answers(notebook: dict[str, Any], chapter: Chapter,
+            distributed: Iterable[str]) -> dict[str, Answer]:
+    """O código de cada exercício de ``chapter`` nesta entrega; ``distributed`` são as células
+    de código do notebook como foi distribuído (não são inspecionadas).
+
+    Para cada exercício: todas as definições das células de resposta anteriores à verificação
+    e, das outras células, só as definições e importações de que elas precisam (por nome, até
+    fechar); assim o avaliador não importa nem define o que a resposta não usa.
+    """
+    cells = [notebooks.source(c) for c in notebook["cells"] if c.get("cell_type") == "code"]
+    original = {_normalized(s) for s in distributed}
+    tested = {n for q in chapter.questions for n in q.names}
+    statements = [_statements(code, tested, _normalized(code) in original) for code in cells]
+    found = {}
+    for q in chapter.questions:
+        check = next((i for i, s in enumerate(cells)
+                      if q.name in notebooks.CHECK_CALL.findall(s)), len(cells))
+        kept = _needed([st for cell in statements[:check] for st in cell])
+        findings = sorted({f for st in kept for f in st.findings})
+        own = [st.text for st in kept
+               if st.answer and not st.trusted and st.defines & set(q.names)]
+        source = "\n\n".join(st.text for st in kept) + "\n"
+        modules = sorted({m for st in kept for m in st.modules})
+        found[q.name] = Answer(q.name, source, findings, _fingerprint(own), modules)
+    return found
+
+
+def _needed(statements: list[_Statement]) -> list[_Statement]:
+    """As instruções das células de resposta e, das outras, as que definem algo que as
+    escolhidas usam (até fechar), na ordem do notebook."""
+    chosen = [st.answer for st in statements]
+    needed = {name for st in statements if st.answer for name in st.uses}
+    changed = True
+    while changed:
+        changed = False
+        for i, st in enumerate(statements):
+            if not chosen[i] and st.defines & needed:
+                chosen[i], changed = True, True
+                needed |= st.uses
+    return [st for st, ok in zip(statements, chosen, strict=True) if ok]
+
+
+def _fingerprint(sources: list[str]) -> str:
+    """O resumo da árvore sintática das respostas (sem comentários nem espaços)."""
+    if not sources:
+        return ""
+    try:
+        dumped = "\n".join(ast.dump(ast.parse(s)) for s in sources)
+    except SyntaxError:
+        dumped = "\n".join(sources)
+    return hashlib.sha256(dumped.encode()).hexdigest()[:16]
+
+
+def _normalized(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.strip().splitlines())
+
+
+def _statements(code: str, tested: set[str], trusted: bool) -> list[_Statement]:
+    """As instruções que uma célula contribui, com o que cada uma define e usa."""
+    code = notebooks.disable_shell(notebooks.strip_magics(code))[0]
+    defined = set(notebooks.defined_names(code))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:  # a resposta com erro de sintaxe vai assim mesmo: o erro é a devolutiva
+        answer = bool(defined & tested)
+        return [_Statement(code, defined, set(), [], True, set())] if answer else []
+    answer_cell = bool(defined & tested)
+    kinds = ANSWER_STATEMENTS if answer_cell else DEFINITIONS
+    lines = code.splitlines()
+    found = []
+    for node in tree.body:
+        if not isinstance(node, kinds) or _course_tooling(node):
+            continue
+        text = "\n".join(lines[_first_line(node) - 1:node.end_lineno])
+        findings = [] if trusted else inspect_code([node])
+        found.append(_Statement(text, _defines(node), _uses(node), findings, answer_cell,
+                                _modules(node), trusted))
+    return found
+
+
+def _defines(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    if isinstance(node, ast.ImportFrom):
+        return {a.asname or a.name for a in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _uses(node: ast.stmt) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _modules(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names}
+    if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        return {node.module}
+    return set()
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _course_tooling(node: ast.stmt) -> bool:
+    """As importações do otter e do ``Notebook`` do curso (a célula de inicialização), que o
+    avaliador não usa."""
+    if isinstance(node, ast.Import):
+        return all(a.name.split(".")[0] == "otter" for a in node.names)
+    return isinstance(node, ast.ImportFrom) and tooling_module(node.module or "")
+
+
+def tooling_module(name: str) -> bool:
+    return name.split(".")[0] == "otter" or name == "residuais.checks.display"
+
+
+def inspect_code(nodes: Sequence[ast.AST]) -> list[str]:
+    """O que, no código, uma resposta não deve usar, descrito em português."""
+    findings = set()
+    for tree in nodes:
+        for node in ast.walk(tree):
+            findings |= _node_findings(node)
+    return sorted(findings)
+
+
+def _node_findings(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Import):
+        return {f"importa `{a.name}`" for a in node.names if not _allowed_module(a.name)}
+    if isinstance(node, ast.ImportFrom):
+        module = "." * node.level + (node.module or "")
+        return set() if node.level == 0 and _allowed_module(module) else {f"importa `{module}`"}
+    if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+        return {f"usa `{node.id}`"}
+    if isinstance(node, ast.Attribute):
+        dunder = node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS
+        if dunder or node.attr in FORBIDDEN_ATTRIBUTES:
+            return {f"usa o atributo `.{node.attr}`"}
+    return set()
+
+
+def _allowed_module(name: str) -> bool:
+    if any(name == f or name.startswith(f + ".") for f in FORBIDDEN_MODULES):
+        return False
+    return name.split(".")[0] in ALLOWED_MODULES

@@ -1,0 +1,119 @@
+"""O que a correção escreve para a turma, ao fim: o resumo por exercício, as respostas
+idênticas entre estudantes, a planilha para importar no Moodle e o .zip das devolutivas.
+
+A planilha do Moodle segue o importador da “planilha de avaliação” da tarefa
+(``mod/assign/feedback/offline/importgradeslib.php``): ele procura, pelo título, as colunas
+do identificador (“Participante” seguido do número), da nota e da última modificação da nota,
+com os títulos no idioma da interface do Moodle de quem importa.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from coursetools.coursework.common import (
+    DUPLICATES,
+    FEEDBACK_DIR,
+    FEEDBACK_ZIP,
+    GRADED,
+    MOODLE_SHEET,
+    SUMMARY,
+    Result,
+)
+from coursetools.coursework.gradebook import write_atomic
+from coursetools.coursework.manifest import Chapter
+
+# Os títulos que o importador procura, por idioma do Moodle (pacotes de idioma en e pt_br).
+MOODLE_HEADERS = {
+    "pt_br": {"id": "Identificador", "prefix": "Participante", "name": "Nome completo",
+              "grade": "Nota", "max": "Nota máxima", "modified": "Última modificação (nota)",
+              "comments": "Comentários de feedback"},
+    "en": {"id": "Identifier", "prefix": "Participant ", "name": "Full name", "grade": "Grade",
+           "max": "Maximum grade", "modified": "Last modified (grade)",
+           "comments": "Feedback comments"},
+}
+
+
+def write_class_outputs(rows: Sequence[Result], chapters: dict[str, Chapter], out: Path,
+                        language: str = "pt_br") -> None:
+    """Escreve o resumo, as respostas idênticas, a planilha do Moodle e o .zip."""
+    write_summary(rows, chapters, out / SUMMARY)
+    write_duplicates(rows, out / DUPLICATES)
+    write_moodle(rows, out / MOODLE_SHEET, language)
+    zip_feedback(out)
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    return "\ufeff" + buffer.getvalue()
+
+
+def write_summary(rows: Sequence[Result], chapters: dict[str, Chapter], path: Path) -> None:
+    """Por exercício: entregas corrigidas, média, fração com a nota máxima, falha mais comum."""
+    table = [["capitulo", "exercicio", "entregas", "media", "maximo", "fracao_nota_maxima",
+              "falha_mais_comum", "vezes"]]
+    for chapter in chapters.values():
+        graded = [r for r in rows if r.chapter == chapter.name and r.status == GRADED]
+        if not graded:
+            continue
+        for q in chapter.questions:
+            scores = [r.scores.get(q.name, 0.0) for r in graded]
+            reasons = Counter(r.failures[q.name] for r in graded if q.name in r.failures)
+            common, times = reasons.most_common(1)[0] if reasons else ("", 0)
+            full = sum(s >= q.points for s in scores) / len(scores)
+            table.append([chapter.name, q.name, str(len(scores)),
+                          f"{sum(scores) / len(scores):.2f}", f"{q.points:g}", f"{full:.2f}",
+                          common, str(times)])
+    write_atomic(path, _csv(table))
+
+
+def write_duplicates(rows: Sequence[Result], path: Path) -> None:
+    """As respostas idênticas (a mesma árvore sintática, sem comentários) em entregas de
+    estudantes diferentes: um grupo por linha, para o professor examinar."""
+    groups: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    for r in rows:
+        for question, fingerprint in r.fingerprints.items():
+            if fingerprint:
+                groups[(question, fingerprint)].append(r)
+    table = [["exercicio", "entregas", "pontos"]]
+    for (question, _), members in sorted(groups.items()):
+        people = {m.participant or m.submission for m in members}
+        if len(people) > 1:
+            table.append([question, " | ".join(m.submission for m in members),
+                          " | ".join(f"{m.scores.get(question, 0):g}" for m in members)])
+    write_atomic(path, _csv(table))
+
+
+def write_moodle(rows: Sequence[Result], path: Path, language: str) -> None:
+    """A planilha de notas para o Moodle: uma linha por participante (a maior nota, se ele
+    entregou mais de um arquivo), só das entregas que vieram do Moodle."""
+    h = MOODLE_HEADERS[language]
+    best: dict[str, Result] = {}
+    for r in rows:
+        if r.participant and (r.participant not in best or r.total > best[r.participant].total):
+            best[r.participant] = r
+    now = time.strftime("%d/%m/%Y %H:%M" if language == "pt_br" else "%A, %d %B %Y, %I:%M %p")
+    table = [[h["id"], h["name"], h["grade"], h["max"], h["modified"], h["comments"]]]
+    for participant, r in sorted(best.items(), key=lambda item: int(item[0])):
+        comment = f"{r.submission}: {r.status}; {r.message.splitlines()[0] if r.message else ''}"
+        table.append([f"{h['prefix']}{participant}", r.student, f"{r.total:g}",
+                      "" if r.possible is None else f"{r.possible:g}", now, comment.strip()])
+    write_atomic(path, _csv(table))
+
+
+def zip_feedback(out: Path) -> None:
+    """As devolutivas num .zip, com as pastas do Moodle: é o que o “Enviar vários arquivos de
+    feedback em um zip” da tarefa aceita."""
+    folder = out / FEEDBACK_DIR
+    temporary = out / f".{FEEDBACK_ZIP}.tmp"
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*.txt")):
+            zf.write(path, path.relative_to(folder).as_posix())
+    temporary.replace(out / FEEDBACK_ZIP)

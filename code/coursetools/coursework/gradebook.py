@@ -1,0 +1,159 @@
+"""A planilha de notas de uma correção, que nada perde.
+
+Cada entrega corrigida é gravada assim que termina — a devolutiva, o registro do professor, o
+estado (``.estado.json``) e ``notas.csv`` —, sempre por troca atômica de arquivo (escreve ao
+lado e renomeia): uma correção interrompida deixa tudo o que já corrigiu, e rodá-la de novo
+retoma de onde parou. As linhas são mescladas pela chave da entrega: corrigir um arquivo numa
+pasta de resultados existente atualiza só a linha dele. A planilha anterior é copiada para
+``copias/`` antes de qualquer mudança; os ajustes manuais (``ajustes.csv``) são só lidos.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path, PurePosixPath
+
+from coursetools.coursework import report
+from coursetools.coursework.common import (
+    ADJUSTMENTS,
+    BACKUP_DIR,
+    FEEDBACK_DIR,
+    GRADEBOOK,
+    GRADED,
+    GRADER_ERROR,
+    LOG_DIR,
+    STATE,
+    CourseworkError,
+    Result,
+)
+from coursetools.coursework.manifest import Chapter
+
+ADJUSTMENT_COLUMNS = ["entrega", "exercicio", "pontos", "motivo"]
+ADJUSTMENTS_HELP = ("# Ajustes manuais: uma linha por exercício a ajustar. “entrega” é a "
+                    "primeira coluna de notas.csv; “pontos” substitui a nota automática do "
+                    "exercício. Nenhuma correção apaga este arquivo.\n")
+
+
+def write_atomic(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Escreve ``text`` em ``path`` de uma vez: num arquivo ao lado, renomeado no fim."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def feedback_path(out: Path, key: str) -> Path:
+    """Onde fica a devolutiva de uma entrega: a mesma pasta do Moodle, se veio de lá."""
+    parts = PurePosixPath(key).parts
+    return out / FEEDBACK_DIR / Path(*parts[:-1]) / f"{parts[-1]}.txt"
+
+
+class Gradebook:
+    """As linhas já corrigidas (do estado gravado) e a escrita de cada nova linha."""
+
+    def __init__(self, out: Path, chapters: dict[str, Chapter]) -> None:
+        self.out, self.chapters = out, chapters
+        out.mkdir(parents=True, exist_ok=True)
+        self.results: dict[str, Result] = self._load()
+        gradebook = out / GRADEBOOK
+        if gradebook.exists():
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            backup = out / BACKUP_DIR / f"notas-{stamp}.csv"
+            backup.parent.mkdir(exist_ok=True)
+            shutil.copy2(gradebook, backup)
+        if not (out / ADJUSTMENTS).exists():
+            write_atomic(out / ADJUSTMENTS, ADJUSTMENTS_HELP + ",".join(ADJUSTMENT_COLUMNS) + "\n")
+
+    def _load(self) -> dict[str, Result]:
+        path = self.out / STATE
+        if not path.exists():
+            return {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {key: Result(**entry) for key, entry in data.items()}
+        except (ValueError, TypeError) as exc:
+            raise CourseworkError(f"O estado da correção anterior ({path}) está ilegível; "
+                                  "apague-o para corrigir tudo de novo.") from exc
+
+    def previous(self, key: str, digest: str, release: str, options: str) -> Result | None:
+        """A correção já feita desta entrega, se foi do mesmo conteúdo, com a mesma liberação e
+        as mesmas opções (senão, ela é corrigida de novo)."""
+        old = self.results.get(key)
+        if old is None or old.status == GRADER_ERROR:  # uma falha do corretor: tenta de novo
+            return None
+        if (old.digest, old.release, old.options) == (digest, release, options):
+            return old
+        return None
+
+    def record(self, result: Result) -> None:
+        """Grava uma entrega corrigida: devolutiva, registro, estado e planilha."""
+        self.results[result.submission] = result
+        write_atomic(feedback_path(self.out, result.submission),
+                     report.feedback_text(result, self.chapters))
+        log_name = result.submission.replace("/", "__") + ".log"
+        write_atomic(self.out / LOG_DIR / log_name, result.log or "(sem registro)\n")
+        state = {key: asdict(r) for key, r in sorted(self.results.items())}
+        write_atomic(self.out / STATE, json.dumps(state, ensure_ascii=False))
+        self.write_csv()
+
+    def rows(self) -> list[Result]:
+        """As entregas com os ajustes manuais aplicados, na ordem das chaves."""
+        adjustments = read_adjustments(self.out / ADJUSTMENTS)
+        rows = []
+        for key, result in sorted(self.results.items()):
+            rows.append(report.adjusted(result, adjustments.get(key, [])))
+        return rows
+
+    def write_csv(self) -> None:
+        rows = self.rows()
+        used = [c for c in self.chapters.values() if any(r.chapter == c.name for r in rows)]
+        questions = [q.name for c in used for q in c.questions]
+        header = ["entrega", "participante", "estudante", "capitulo", *questions, "total",
+                  "maximo", "situacao", "revisar", "mensagem"]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        for r in rows:
+            graded = r.status == GRADED
+            writer.writerow([
+                r.submission, r.participant, r.student, r.chapter,
+                *[f"{r.scores[q]:g}" if graded and q in r.scores else "" for q in questions],
+                f"{r.total:g}", "" if r.possible is None else f"{r.possible:g}", r.status,
+                "; ".join(r.review), r.message.splitlines()[0] if r.message else "",
+            ])
+        write_atomic(self.out / GRADEBOOK, "\ufeff" + buffer.getvalue())
+
+
+def read_adjustments(path: Path) -> dict[str, list[tuple[str, float, str]]]:
+    """Os ajustes manuais, por entrega: ``(exercício, pontos, motivo)``."""
+    if not path.exists():
+        return {}
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    found: dict[str, list[tuple[str, float, str]]] = {}
+    for number, row in enumerate(csv.DictReader(lines), start=2):
+        key, question = (row.get("entrega") or "").strip(), (row.get("exercicio") or "").strip()
+        if not key:
+            continue
+        try:
+            points = float((row.get("pontos") or "").replace(",", "."))
+        except ValueError as exc:
+            raise CourseworkError(f"{path.name}, linha {number}: “pontos” deve ser um número "
+                                  f"(está “{row.get('pontos')}”).") from exc
+        found.setdefault(key, []).append((question, points, (row.get("motivo") or "").strip()))
+    return found
+

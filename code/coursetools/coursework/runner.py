@@ -1,0 +1,97 @@
+"""A execução de diagnóstico: roda dentro da caixa de areia o notebook inteiro da entrega.
+
+Executado como script (``python -I runner.py``), sem importar nada das ferramentas do curso. Lê
+o notebook (já preparado pelo corretor) da entrada padrão, executa-o num kernel com o
+``nbclient`` — pulando, como o otter, as células marcadas ``otter_ignore`` — e escreve na saída
+padrão, em JSON, os erros de cada célula. Nenhum ponto sai daqui: a nota vem do avaliador
+(``scorer.py``), que roda noutra caixa. Um arquivo de inicialização do IPython interrompe, com
+``TimeoutError``, a célula que passar do limite, e a execução continua.
+"""
+
+import ctypes
+import json
+import os
+import sys
+from pathlib import Path
+
+PR_SET_DUMPABLE = 4
+IGNORE_TAG = "otter_ignore"
+
+KERNEL_STARTUP = '''\
+# Instalado pelo corretor do curso no kernel de cada correção.
+import signal as _signal
+
+_LIMIT = {limit!r}
+
+
+def _residuais_timeout(signum, frame):
+    raise TimeoutError(
+        f"a execução passou de {{_LIMIT:g}} s e foi interrompida pelo corretor (laço infinito?)"
+    )
+
+
+_signal.signal(_signal.SIGALRM, _residuais_timeout)
+_ip = get_ipython()
+_ip.events.register(
+    "pre_run_cell", lambda info: _signal.setitimer(_signal.ITIMER_REAL, _LIMIT, _LIMIT)
+)
+_ip.events.register("post_run_cell", lambda result: _signal.setitimer(_signal.ITIMER_REAL, 0))
+del _ip
+'''
+
+
+def ignored(cell):
+    """Se a célula é pulada na correção, como o otter faz (etiqueta ou metadado)."""
+    metadata = cell.get("metadata", {})
+    otter = metadata.get("otter", {})
+    return IGNORE_TAG in metadata.get("tags", []) or (isinstance(otter, dict)
+                                                      and otter.get("ignore", False))
+
+
+def errors(notebook):
+    """Os erros das células executadas: a posição original, o tipo e a mensagem."""
+    found = []
+    for cell in notebook.cells:
+        index = cell.get("metadata", {}).get("residuais_cell")
+        for out in cell.get("outputs", []) if index is not None else []:
+            if out.get("output_type") == "error":
+                found.append({"cell": index, "name": str(out.get("ename", ""))[:200],
+                              "value": str(out.get("evalue", ""))[:2000]})
+    return found
+
+
+def main():
+    job = json.loads(sys.stdin.buffer.read())
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    home = Path(os.environ.get("HOME", "/tmp"))
+    startup = home / ".ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-corretor.py").write_text(KERNEL_STARTUP.format(limit=job["cell_timeout"]),
+                                            encoding="utf-8")
+    os.environ["IPYTHONDIR"] = str(home / ".ipython")
+    sys.modules.setdefault("rfc3987_syntax", None)  # importação lenta e inútil aqui
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    notebook = nbformat.from_dict(job["notebook"])
+    notebook.cells = [c for c in notebook.cells if not ignored(c)]
+    client = NotebookClient(notebook, timeout=job["cell_timeout"] + 10, allow_errors=True,
+                            kernel_name="python3", shutdown_kernel="immediate",
+                            resources={"metadata": {"path": str(home)}})
+    result = {"cell_errors": [], "error": None}
+    try:
+        client.execute()
+    except DeadKernelError as exc:
+        result["error"] = {"name": "DeadKernelError", "value": str(exc)[:500]}
+    except Exception as exc:
+        result["error"] = {"name": type(exc).__name__, "value": str(exc)[:500]}
+    result["cell_errors"] = errors(notebook)
+    out.write(json.dumps(result, ensure_ascii=False))
+    out.close()
+
+
+if __name__ == "__main__":
+    main()
