@@ -18,7 +18,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -206,25 +205,18 @@ def _bad_inputs(release: Path, folder: Path) -> None:
     _save(early, folder / "verificacao_antes.ipynb")
 
 
-# Acrescentada à resposta de referência: a mesma função, que levanta um erro quando chamada por
-# uma verificação oculta (uma função dos módulos ``ocultos``, que só o corretor tem, ou com
-# ``thorough=True``).
+# Acrescentada à resposta de referência de q1 do capítulo 1: a mesma função, que levanta um erro
+# só com a defasagem 7, que aparece nos casos ocultos e não nos públicos.
 HIDDEN_ONLY_ERROR = "erro só nos casos dos testes ocultos"
 HIDDEN_ONLY_ANSWER = '''
 
 _resposta_{name} = {name}
 
 
-def {name}(*args, **kwargs):
-    import inspect
-
-    frame = inspect.currentframe()
-    while frame is not None:
-        hidden = frame.f_globals.get("__name__", "").startswith("ocultos")
-        if hidden or frame.f_locals.get("thorough") is True:
-            raise ValueError("{error}")
-        frame = frame.f_back
-    return _resposta_{name}(*args, **kwargs)
+def {name}(g, lag):
+    if lag == 7:
+        raise ValueError("{error}")
+    return _resposta_{name}(g, lag)
 '''
 
 
@@ -502,7 +494,7 @@ def test_loop_in_an_answer_is_interrupted_and_the_rest_is_graded(graded, release
     row, text = _row(graded, "laco_na_resposta.ipynb")
     assert row["situacao"] == coursework.GRADED
     assert float(row[q1.name]) == 0 and float(row[q2.name]) == q2.points
-    assert "TimeoutError" in text and f"passou de {CELL_TIMEOUT} s" in text
+    assert f"a verificação passou de {CELL_TIMEOUT} s e foi interrompida" in text
 
 
 def test_deleted_check_cells_are_graded_at_the_end(graded, release_dir):
@@ -542,43 +534,53 @@ def test_hidden_test_messages_are_left_out_only_with_hide_hidden(graded, hidden_
     assert hidden_feedback == without_reasons
 
 
-def _processes_with(marker: str) -> list[psutil.Process]:
-    """Os processos que herdaram ``marker`` no ambiente (a correção, o subprocesso, o kernel)."""
+def _processes_mentioning(text: str) -> list[psutil.Process]:
+    """Os processos cuja linha de comando cita ``text`` (as caixas de uma correção citam a
+    pasta de trabalho dela)."""
     found = []
     for process in psutil.process_iter():
         try:
-            if process.environ().get("TESTE_CORRECAO") == marker:
+            if any(text in part for part in process.cmdline()):
                 found.append(process)
         except (psutil.Error, OSError):
             continue
     return found
 
 
-def test_endless_loop_hits_the_submission_timeout_and_leaves_no_process(
-    release_dir, tmp_path
-):
-    """Um laço que engole a interrupção por célula: o subprocesso inteiro é encerrado no limite
-    por entrega, a entrega vira uma linha “tempo esgotado” e nenhum kernel fica para trás."""
+def test_endless_loops_hit_the_limits_and_leave_no_process(release_dir, tmp_path):
+    """Um laço que engole as interrupções, solto no notebook, só trava a execução de
+    diagnóstico (a nota não depende dela); numa atribuição da célula de resposta, que o
+    avaliador executa, cada exercício estoura o limite e a entrega vira “tempo esgotado”. No
+    fim, nenhum processo das caixas fica para trás."""
     folder = tmp_path / "turma"
     folder.mkdir()
+    loop = ("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+            "    except BaseException:\n        pass")
     stubborn = _filled(release_dir, CHAPTERS[0])
-    stubborn["cells"].insert(3, _code_cell(
-        "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-        "    except BaseException:\n        pass"))
-    _save(stubborn, folder / "laco_infinito.ipynb")
-    marker = uuid.uuid4().hex
+    stubborn["cells"].insert(3, _code_cell(loop))
+    _save(stubborn, folder / "laco_solto.ipynb")
+    in_answer = _filled(release_dir, CHAPTERS[0])
+    q1 = _questions(release_dir, CHAPTERS[0])[0]
+    cell = in_answer["cells"][_answer_cell(in_answer, q1.name)]
+    cell["source"] = _src(cell) + "\n\n_espera = next(x for x in iter(int, 1) if x)\n"
+    _save(in_answer, folder / "laco_na_atribuicao.ipynb")
     start = time.perf_counter()
     result = _cli("grade", str(folder), "--release", str(release_dir), "--out",
                   str(tmp_path / "correcao"), "--timeout", str(HARD_TIMEOUT),
-                  "--cell-timeout", "5", env={"TESTE_CORRECAO": marker})
+                  "--cell-timeout", "5")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stdout + result.stderr
-    assert elapsed < HARD_TIMEOUT + 60
+    assert elapsed < 2 * HARD_TIMEOUT + 60
     with open(tmp_path / "correcao" / "notas.csv", encoding="utf-8-sig", newline="") as f:
-        (row,) = list(csv.DictReader(f))
-    assert row["entrega"] == "laco_infinito.ipynb" and row["situacao"] == coursework.TIMED_OUT
-    assert float(row["total"]) == 0 and f"passou de {HARD_TIMEOUT} s" in row["mensagem"]
-    assert not _processes_with(marker)
+        rows = {row["entrega"]: row for row in csv.DictReader(f)}
+    loose = rows["laco_solto.ipynb"]
+    assert loose["situacao"] == coursework.GRADED and loose["total"] == loose["maximo"]
+    text = (tmp_path / "correcao" / "devolutivas" / "laco_solto.ipynb.txt").read_text()
+    assert f"passou de {HARD_TIMEOUT} s e foi interrompida; a nota não depende dela" in text
+    stuck = rows["laco_na_atribuicao.ipynb"]
+    assert stuck["situacao"] == coursework.TIMED_OUT and float(stuck["total"]) == 0
+    assert f"passou de {HARD_TIMEOUT} s" in stuck["mensagem"]
+    assert not _processes_mentioning(str(tmp_path))
 
 
 def test_notebooks_are_read_and_validated_with_nbformat(tmp_path):

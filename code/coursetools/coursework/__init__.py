@@ -1,28 +1,28 @@
 """Trabalhos avaliados: liberação para os estudantes e correção automática de cada capítulo.
 
 Os capítulos em ``book/`` são notebooks do professor no formato do otter-grader 7 (soluções e
-testes marcados em células ``raw``). Este pacote embrulha o ``otter assign`` e o ``otter run``
-(local, sem Docker) em dois comandos::
+testes marcados em células ``raw``). Dois comandos::
 
     python -m coursetools.coursework release [--out release]
     python -m coursetools.coursework grade ENTREGAS [--release release] [--out PASTA]
-                                               [--timeout 180] [--cell-timeout 30] [--jobs 2]
-                                               [--hide-hidden]
+                    [--timeout 180] [--cell-timeout 30] [--jobs 2] [--hide-hidden]
+                    [--refazer] [--moodle-idioma pt_br|en] [--sem-isolamento]
 
-``release`` gera, para cada capítulo do ``_toc.yml``, o notebook do estudante (sem as soluções,
-com as verificações no lugar), o arquivo do corretor (.zip) e o notebook de referência, mais um
-``LEIA-ME.md`` e um ``manifesto.json`` que o ``grade`` lê.
+``release`` roda o ``otter assign`` em cada capítulo do ``_toc.yml``: notebooks dos estudantes,
+corretores (.zip), notebooks de referência, ``LEIA-ME.md`` e ``manifesto.json``.
 
-``grade`` corrige cada arquivo da pasta de entregas num subprocesso próprio (que é encerrado se
-passar do tempo), reconhece o capítulo pelo próprio notebook e escreve ``notas.csv`` e uma
-devolutiva em português por entrega. Nenhuma entrega se perde: arquivo que não é notebook,
-notebook corrompido, capítulo desconhecido, erro na execução, laço infinito ou células apagadas
-ou reordenadas, cada caso vira uma linha da planilha com uma mensagem clara.
+``grade`` corrige cada entrega (um notebook, uma pasta, ou a pasta ou o .zip do Moodle) em
+caixas de areia do bubblewrap: os pontos vêm de um avaliador que executa só as definições das
+respostas, com as verificações importadas antes; o notebook inteiro roda à parte, só para os
+avisos. Cada resultado é gravado assim que sai; rodar de novo retoma e mescla.
 
 Os módulos: ``common`` (nomes, situações, ``Result``), ``notebooks`` (leitura e exame dos
-notebooks), ``manifest`` (capítulos e exercícios), ``release`` (liberação), ``submissions``
-(capítulo e estrutura de cada entrega), ``worker`` (o subprocesso de correção), ``grading``
-(a correção de uma pasta), ``report`` (planilha e devolutivas) e ``cli`` (linha de comando).
+notebooks), ``manifest`` (capítulos e exercícios), ``release`` (liberação), ``graders`` (a
+liberação lida e conferida na correção), ``collect`` (as entregas, também do Moodle),
+``submissions`` (capítulo e estrutura de cada entrega), ``answers`` (as respostas pela AST e a
+inspeção do que elas usam), ``sandbox`` (a caixa de areia), ``scorer`` e ``runner`` (os scripts
+que rodam dentro dela), ``grading`` (a correção), ``gradebook`` (planilha, estado, ajustes),
+``report`` (devolutivas), ``classreport`` (resumo, respostas idênticas, Moodle) e ``cli``.
 """
 
 from coursetools.coursework.common import (

@@ -68,6 +68,7 @@ class _Statement:
     answer: bool  # vem de uma célula de resposta (que define um nome testado)
     modules: set[str]  # os módulos que importa
     trusted: bool = False  # vem de uma célula idêntica a uma distribuída
+    cell_defines: frozenset[str] = frozenset()  # tudo o que a célula dela define
 
 
 def answers(notebook: dict[str, Any], chapter: Chapter,
@@ -87,7 +88,7 @@ def answers(notebook: dict[str, Any], chapter: Chapter,
     for q in chapter.questions:
         check = next((i for i, s in enumerate(cells)
                       if q.name in notebooks.CHECK_CALL.findall(s)), len(cells))
-        kept = _needed([st for cell in statements[:check] for st in cell])
+        kept = _needed([st for cell in statements[:check] for st in cell], set(q.names))
         findings = sorted({f for st in kept for f in st.findings})
         own = [st.text for st in kept
                if st.answer and not st.trusted and st.defines & set(q.names)]
@@ -97,11 +98,11 @@ def answers(notebook: dict[str, Any], chapter: Chapter,
     return found
 
 
-def _needed(statements: list[_Statement]) -> list[_Statement]:
-    """As instruções das células de resposta e, das outras, as que definem algo que as
-    escolhidas usam (até fechar), na ordem do notebook."""
-    chosen = [st.answer for st in statements]
-    needed = {name for st in statements if st.answer for name in st.uses}
+def _needed(statements: list[_Statement], names: set[str]) -> list[_Statement]:
+    """As instruções das células de resposta deste exercício (as que definem ``names``) e, das
+    outras, as que definem algo que as escolhidas usam (até fechar), na ordem do notebook."""
+    chosen = [st.answer and bool(st.cell_defines & names) for st in statements]
+    needed = {name for st, ok in zip(statements, chosen, strict=True) if ok for name in st.uses}
     changed = True
     while changed:
         changed = False
@@ -135,7 +136,8 @@ def _statements(code: str, tested: set[str], trusted: bool) -> list[_Statement]:
         tree = ast.parse(code)
     except SyntaxError:  # a resposta com erro de sintaxe vai assim mesmo: o erro é a devolutiva
         answer = bool(defined & tested)
-        return [_Statement(code, defined, set(), [], True, set())] if answer else []
+        return ([_Statement(code, defined, set(), [], True, set(), False, frozenset(defined))]
+                if answer else [])
     answer_cell = bool(defined & tested)
     kinds = ANSWER_STATEMENTS if answer_cell else DEFINITIONS
     lines = code.splitlines()
@@ -146,7 +148,7 @@ def _statements(code: str, tested: set[str], trusted: bool) -> list[_Statement]:
         text = "\n".join(lines[_first_line(node) - 1:node.end_lineno])
         findings = [] if trusted else inspect_code([node])
         found.append(_Statement(text, _defines(node), _uses(node), findings, answer_cell,
-                                _modules(node), trusted))
+                                _modules(node), trusted, frozenset(defined)))
     return found
 
 

@@ -48,7 +48,9 @@ def collect(source: Path, extract_to: Path) -> tuple[list[Submission], Path]:
     if source.is_file() and source.suffix.lower() == ".zip":
         root = extract_zip(source, extract_to)
         return _walk(root), root
-    if source.is_file():
+    if source.is_file():  # um arquivo de uma pasta do Moodle mantém a chave com a pasta
+        if MOODLE.match(source.parent.name):
+            return [_read(source, f"{source.parent.name}/{source.name}")], source.parent.parent
         return [_read(source, source.name)], source.parent
     return _walk(source), source
 

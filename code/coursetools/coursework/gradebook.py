@@ -102,13 +102,23 @@ class Gradebook:
     def record(self, result: Result) -> None:
         """Grava uma entrega corrigida: devolutiva, registro, estado e planilha."""
         self.results[result.submission] = result
-        write_atomic(feedback_path(self.out, result.submission),
-                     report.feedback_text(result, self.chapters))
+        self._write_feedback(result)
         log_name = result.submission.replace("/", "__") + ".log"
         write_atomic(self.out / LOG_DIR / log_name, result.log or "(sem registro)\n")
         state = {key: asdict(r) for key, r in sorted(self.results.items())}
         write_atomic(self.out / STATE, json.dumps(state, ensure_ascii=False))
         self.write_csv()
+
+    def _write_feedback(self, result: Result) -> None:
+        adjustments = read_adjustments(self.out / ADJUSTMENTS).get(result.submission, [])
+        write_atomic(feedback_path(self.out, result.submission),
+                     report.feedback_text(report.adjusted(result, adjustments), self.chapters))
+
+    def refresh_feedback(self) -> None:
+        """Reescreve todas as devolutivas, para que um ajuste novo valha também nas entregas
+        que não foram corrigidas de novo."""
+        for result in self.results.values():
+            self._write_feedback(result)
 
     def rows(self) -> list[Result]:
         """As entregas com os ajustes manuais aplicados, na ordem das chaves."""

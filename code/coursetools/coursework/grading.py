@@ -108,6 +108,7 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
                 book.record(result)
                 log(f"  {result.submission}: {report.score_text(result)} — {result.status} "
                     f"({result.seconds:.1f} s)")
+        book.refresh_feedback()
         write_class_outputs(book.rows(), release.chapters, out, options.language)
     return [book.results[s.key] for s in submissions]
 
@@ -334,7 +335,8 @@ def _diagnose(notebook: dict[str, Any], chapter: str, context: _Context, box: Sa
     limits = Limits(seconds=context.options.timeout)
     outcome = box.run([sys.executable, "-I", str(context.tools / "runner.py")],
                       json.dumps(job).encode(), limits, [context.tools],
-                      {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"})
+                      {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
+                       "MKL_NUM_THREADS": "1"})
     result.log += _log_block("diagnóstico", outcome)
     if outcome.timed_out:
         result.warnings.append(f"A execução completa do notebook passou de "
