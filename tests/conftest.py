@@ -76,3 +76,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(str(item.fspath))
         lane = "notebooks" if path.suffix == ".ipynb" else LANES.get(path.stem, "unit")
         item.add_marker(getattr(pytest.mark, lane))
+
+
+# Uma bomba de processos, para os testes da caixa de areia: imprime quantos filhos conseguiu criar.
+FORK_BOMB = """
+import os, time
+children = 0
+try:
+    while children < 5000:
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        children += 1
+except OSError:
+    pass
+print(children)
+"""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import FORK_BOMB, ROOT
 
 from coursetools import coursework
 from coursetools.coursework import sandbox
@@ -193,21 +193,12 @@ except MemoryError:
     pass
 try:
     for i in range(20):
-        with open(f"enche_{{i}}", "wb") as f:
+        with open(f"enche_{i}", "wb") as f:
             for _ in range(100):
                 f.write(b"0" * 1024 * 1024)
 except OSError:
     pass
-children = 0
-try:
-    while children < 5000:
-        if os.fork() == 0:
-            time.sleep(60)
-            os._exit(0)
-        children += 1
-except OSError:
-    pass
-"""
+""" + FORK_BOMB
 
 # q1 por introspecção: sobe a pilha até a verificação oculta e chama a referência dela
 INTROSPECTION = """

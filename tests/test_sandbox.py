@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT
+from conftest import FORK_BOMB, ROOT
 
 from coursetools.coursework import sandbox
 from coursetools.coursework.common import CourseworkError
@@ -92,20 +92,7 @@ print(json.dumps(results))
 
 
 def test_fork_bomb_stops_at_the_process_limit(box):
-    code = """
-import os, time
-n = 0
-try:
-    while n < 10000:
-        if os.fork() == 0:
-            time.sleep(20)
-            os._exit(0)
-        n += 1
-except OSError:
-    pass
-print(n)
-"""
-    outcome = _run(box, code, seconds=30, processes=64)
+    outcome = _run(box, FORK_BOMB, seconds=30, processes=64)
     assert outcome.returncode == 0, outcome.stderr.decode()
     assert 10 < int(outcome.stdout) < 64
     assert outcome.seconds < 25  # os filhos morreram com a caixa, ninguém esperou por eles
