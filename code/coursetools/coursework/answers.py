@@ -8,7 +8,8 @@ atribuições. Chamadas soltas, laços e comandos de terminal ficam de fora.
 Cada trecho que não é idêntico a uma célula distribuída passa ainda por uma inspeção: o que
 permite a uma resposta mexer no avaliador (importar ``os``, ``sys``, ``inspect``...; ``eval``,
 ``open``, ``getattr``; atributos como ``__globals__`` ou ``f_back``; ``torch.load``) não tem uso
-numa resposta destes exercícios. O exercício que usa algo assim fica com zero e é marcado para
+numa resposta destes exercícios, e nem trocar um atributo de um módulo
+(``torch.allclose = ...``). O exercício que usa algo assim fica com zero e é marcado para
 o professor revisar.
 """
 
@@ -26,7 +27,7 @@ from coursetools.coursework.manifest import Chapter
 ALLOWED_MODULES = frozenset({
     "torch", "numpy", "math", "cmath", "functools", "itertools", "collections", "typing",
     "dataclasses", "statistics", "operator", "string", "random", "residuais", "einops",
-    "__future__",
+    "__future__", "copy",
 })
 FORBIDDEN_MODULES = ("residuais.checks", "ocultos", "otter")
 FORBIDDEN_NAMES = frozenset({
@@ -42,6 +43,11 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "multiprocessing", "library", "_dynamo", "ctypeslib", "f2py", "cpp_extension", "system",
     "popen", "modules", "fromfile", "tofile", "save", "jit", "compile", "_ops", "classes",
 })
+# Os nomes com que os módulos costumam ser importados: trocar um atributo deles (uma função do
+# PyTorch, uma verificação do curso) mudaria o que o teste mede. Trocar o atributo de um objeto
+# da própria resposta (``self.peso = ...``, ``conv.weight.data = ...``) é normal.
+MODULE_NAMES = ALLOWED_MODULES | {"nn", "F", "np", "plt", "checks", "builtins", "sys", "os",
+                                  "otter", "ocultos", "inspect", "doctest", "linecache"}
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 ANSWER_STATEMENTS = (*DEFINITIONS, ast.Assign, ast.AnnAssign)
 
@@ -209,6 +215,12 @@ def _node_findings(node: ast.AST) -> set[str]:
         return set() if node.level == 0 and _allowed_module(module) else {f"importa `{module}`"}
     if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
         return {f"usa `{node.id}`"}
+    if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root.id in MODULE_NAMES:  # torch.allclose = ...
+            return {f"altera `{ast.unparse(node)}`"}
     if isinstance(node, ast.Attribute):
         dunder = node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS
         if dunder or node.attr in FORBIDDEN_ATTRIBUTES:
