@@ -18,7 +18,7 @@ PYTEST_PARALLEL := -n 2 --dist loadfile
 TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
 .DEFAULT_GOAL := help
-.PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock
+.PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock repositorio-estudante
 
 ## help: lista os alvos e o que cada um faz
 help:
@@ -89,6 +89,11 @@ release: $(STAMP)
 grade: $(STAMP)
 	@test -n "$(DIR)" || { echo "Diga a pasta das entregas: make grade DIR=entregas"; exit 2; }
 	$(BIN)/python -m coursetools.coursework grade "$(DIR)" $(ARGS)
+
+## repositorio-estudante: gera ou atualiza o repositório público dos estudantes em DEST (make repositorio-estudante DEST=../curso-estudantes)
+repositorio-estudante: $(STAMP)
+	@test -n "$(DEST)" || { echo "Diga a pasta do repositório dos estudantes: make repositorio-estudante DEST=../curso-estudantes"; exit 2; }
+	$(BIN)/python -m coursetools.studentrepo "$(DEST)"
 
 ## lab: abre o JupyterLab nos capítulos
 lab: $(STAMP)

@@ -550,8 +550,9 @@ def _processes_mentioning(text: str) -> list[psutil.Process]:
 def test_endless_loops_hit_the_limits_and_leave_no_process(release_dir, tmp_path):
     """Um laço que engole as interrupções, solto no notebook, só trava a execução de
     diagnóstico (a nota não depende dela); numa atribuição da célula de resposta, que o
-    avaliador executa, cada exercício estoura o limite e a entrega vira “tempo esgotado”. No
-    fim, nenhum processo das caixas fica para trás."""
+    avaliador executa, o exercício estoura o seu limite e fica com zero; em todas as respostas,
+    a entrega passa do limite total e vira “tempo esgotado”. No fim, nenhum processo das caixas
+    fica para trás."""
     folder = tmp_path / "turma"
     folder.mkdir()
     loop = ("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
@@ -559,25 +560,35 @@ def test_endless_loops_hit_the_limits_and_leave_no_process(release_dir, tmp_path
     stubborn = _filled(release_dir, CHAPTERS[0])
     stubborn["cells"].insert(3, _code_cell(loop))
     _save(stubborn, folder / "laco_solto.ipynb")
-    in_answer = _filled(release_dir, CHAPTERS[0])
-    q1 = _questions(release_dir, CHAPTERS[0])[0]
-    cell = in_answer["cells"][_answer_cell(in_answer, q1.name)]
-    cell["source"] = _src(cell) + "\n\n_espera = next(x for x in iter(int, 1) if x)\n"
-    _save(in_answer, folder / "laco_na_atribuicao.ipynb")
+    # o laço numa atribuição da resposta de q1 zera só q1 (o limite por exercício); em todas as
+    # respostas, os quatro limites somados passam do limite da entrega: “tempo esgotado”
+    questions = _questions(release_dir, CHAPTERS[0])
+    stuck_answer = "\n\n_espera = next(x for x in iter(int, 1) if x)\n"
+    for name, stuck in (("laco_em_q1.ipynb", questions[:1]), ("laco_em_todas.ipynb", questions)):
+        notebook = _filled(release_dir, CHAPTERS[0])
+        for q in stuck:
+            cell = notebook["cells"][_answer_cell(notebook, q.name)]
+            cell["source"] = _src(cell) + stuck_answer
+        _save(notebook, folder / name)
     start = time.perf_counter()
     result = _cli("grade", str(folder), "--release", str(release_dir), "--out",
                   str(tmp_path / "correcao"), "--timeout", str(HARD_TIMEOUT),
                   "--cell-timeout", "5")
     elapsed = time.perf_counter() - start
     assert result.returncode == 0, result.stdout + result.stderr
-    assert elapsed < 2 * HARD_TIMEOUT + 60
+    assert elapsed < 3 * HARD_TIMEOUT + 60
     with open(tmp_path / "correcao" / "notas.csv", encoding="utf-8-sig", newline="") as f:
         rows = {row["entrega"]: row for row in csv.DictReader(f)}
     loose = rows["laco_solto.ipynb"]
     assert loose["situacao"] == coursework.GRADED and loose["total"] == loose["maximo"]
     text = (tmp_path / "correcao" / "devolutivas" / "laco_solto.ipynb.txt").read_text()
     assert f"passou de {HARD_TIMEOUT} s e foi interrompida; a nota não depende dela" in text
-    stuck = rows["laco_na_atribuicao.ipynb"]
+    one = rows["laco_em_q1.ipynb"]
+    assert one["situacao"] == coursework.GRADED and float(one[questions[0].name]) == 0
+    assert float(one["total"]) == float(one["maximo"]) - questions[0].points
+    text = (tmp_path / "correcao" / "devolutivas" / "laco_em_q1.ipynb.txt").read_text()
+    assert "a verificação passou de 5 s e foi interrompida" in text
+    stuck = rows["laco_em_todas.ipynb"]
     assert stuck["situacao"] == coursework.TIMED_OUT and float(stuck["total"]) == 0
     assert f"passou de {HARD_TIMEOUT} s" in stuck["mensagem"]
     assert not _processes_mentioning(str(tmp_path))

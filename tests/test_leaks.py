@@ -1,20 +1,24 @@
 """A edição do estudante não entrega nenhuma resposta: nem a solução de um exercício de
 programação nem um teste oculto, em nenhum arquivo que o estudante recebe — o site inteiro (HTML,
-índice de busca, ``_sources``, downloads), os notebooks do estudante da liberação e o pacote
-``residuais`` que ele instala (o wheel)."""
+índice de busca, ``_sources``, downloads), os notebooks do estudante da liberação, o pacote
+``residuais`` que ele instala (o wheel) e o repositório dos estudantes gerado."""
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, chapter_notebooks
+
+from coursetools import studentrepo
 
 MIN_LINE = 20  # linhas mais curtas que isso são genéricas demais (``return x``) para acusar
 
@@ -155,24 +159,29 @@ def wheel(tmp_path_factory) -> Path:
     return path
 
 
-def test_the_student_package_has_no_hidden_test_and_no_solution_body(wheel):
-    with zipfile.ZipFile(wheel) as archive:
-        sources = {name: archive.read(name).decode("utf-8") for name in archive.namelist()
-                   if name.endswith(".py")}
-    assert "residuais/checks/core.py" in sources
-    assert not any(name.startswith(("coursetools", "ocultos")) for name in sources)
-    hidden = [name for name in _hidden_module_names()
-              if any(name in text for text in sources.values())]
-    assert not hidden, f"o pacote residuais contém testes ocultos: {hidden}"
+def _package_leaks(sources: dict[str, str]) -> list[str]:
+    """Testes ocultos ou corpos inteiros de soluções no código do pacote ``residuais`` (as
+    linhas soltas não contam: o pacote tem, de propósito, linhas que uma solução também tem)."""
+    leaks = [f"{file}: teste oculto {name}" for name in _hidden_module_names()
+             for file, text in sources.items() if name in text]
     bodies = {}
     for notebook in chapter_notebooks():
         for block in _solution_blocks(json.loads(notebook.read_text(encoding="utf-8"))):
             body = _normalized("\n".join(block))
             if len(body) >= MIN_LINE:
                 bodies[body] = notebook.name
-    leaks = [f"{file}: solução de {origin}" for body, origin in bodies.items()
-             for file, text in sources.items() if body in _normalized(text)]
-    assert not leaks, "o pacote residuais contém soluções:\n" + "\n".join(leaks)
+    return leaks + [f"{file}: solução de {origin}" for body, origin in bodies.items()
+                    for file, text in sources.items() if body in _normalized(text)]
+
+
+def test_the_student_package_has_no_hidden_test_and_no_solution_body(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        sources = {name: archive.read(name).decode("utf-8") for name in archive.namelist()
+                   if name.endswith(".py")}
+    assert "residuais/checks/core.py" in sources
+    assert not any(name.startswith(("coursetools", "ocultos")) for name in sources)
+    leaks = _package_leaks(sources)
+    assert not leaks, "o pacote residuais contém soluções ou testes ocultos:\n" + "\n".join(leaks)
 
 
 def test_the_scan_catches_the_instructor_edition(tmp_path):
@@ -197,3 +206,75 @@ def test_the_solutions_switch_publishes_solutions_but_never_hidden_tests(built_s
     leaks = _scan(files, _needles(), with_solutions)
     assert any("solução em" in leak for leak in leaks)
     assert not [leak for leak in leaks if "solução em" not in leak], leaks[:5]
+
+
+# --------------------------------------------------------------------------------------------
+# o repositório dos estudantes (make repositorio-estudante)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def student_repo(built_site, tmp_path_factory) -> tuple[Path, float]:
+    """O repositório dos estudantes gerado da mesma liberação do site; e quanto levou."""
+    release = built_site[0].parent.parent / "liberacao"
+    dest = tmp_path_factory.mktemp("repositorio") / "estudantes"
+    start = time.perf_counter()
+    studentrepo.generate(ROOT, dest, release_dir=release, log=lambda _: None)
+    return dest, time.perf_counter() - start
+
+
+def test_student_repository_has_no_solution_hidden_test_nor_instructor_path(student_repo):
+    dest, seconds = student_repo
+    files = [p for p in dest.rglob("*") if p.is_file()]
+    assert len(files) > 20 and seconds <= 60
+    package = [p for p in files if p.is_relative_to(dest / "code")]
+    assert _package_leaks({str(p.relative_to(dest)): p.read_text(encoding="utf-8") for p in package
+                           if p.suffix == ".py"}) == []
+    assert _scan([p for p in files if p not in package], _needles(), dest) == []
+    assert not (dest / "book" / "ocultos").exists() and not (dest / "code" / "coursetools").exists()
+    assert "-e ./code" not in (dest / "requirements.txt").read_text(encoding="utf-8")
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="ignore")
+        assert str(ROOT) not in text and "/root/" not in text, path
+    readme = (dest / "README.md").read_text(encoding="utf-8")
+    for needed in ("make instalar", "make lab", "Colab", "## Entregar", "make test"):
+        assert needed in readme
+
+
+def _git(folder: Path, *args: str) -> str:
+    command = ["git", "-c", "user.email=curso@exemplo", "-c", "user.name=curso", *args]
+    return subprocess.run(command, cwd=folder, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_regenerating_the_student_repository_changes_nothing(student_repo, built_site):
+    dest, _ = student_repo
+    _git(dest, "init", "-q")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-qm", "versão gerada")
+    counts = studentrepo.generate(ROOT, dest, release_dir=built_site[0].parent.parent /
+                                  "liberacao", log=lambda _: None)
+    assert counts["escritos"] == counts["apagados"] == 0
+    assert _git(dest, "status", "--porcelain") == ""
+
+
+def test_student_repository_passes_its_own_tests_on_a_fresh_clone(student_repo, tmp_path):
+    """Num clone: o capítulo 1 roda com as respostas em branco e as verificações falham com uma
+    frase (o teste do próprio repositório), e o site constrói sem avisos. O pacote importado é o
+    do clone (PYTHONPATH), não o deste repositório."""
+    dest, _ = student_repo
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(dest), str(clone)], check=True)
+    (clone / "_build").mkdir()
+    (clone / "_build" / "static").symlink_to(ROOT / "_build" / "static")
+    env = {**os.environ, "CAPITULOS": "01", "PYTHONPATH": str(clone / "code")}
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=clone, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "2 passed" in tests.stdout
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    site = subprocess.run([str(jupyter_book), "build", ".", "--warningiserror", "--nitpick",
+                           "--keep-going"], cwd=clone, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert site.returncode == 0, site.stdout[-3000:] + site.stderr[-2000:]
+    assert (clone / "_build" / "html" / "book" / "01_processamento_sequencial.html").exists()
