@@ -1,11 +1,13 @@
 """Testes de residuais.train."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from residuais.data import Dataset
-from residuais.models import ResidualMLP
-from residuais.train import TrainConfig, evaluate, fit
+from residuais.models import PlainMLP, ResidualMLP
+from residuais.train import TrainConfig, evaluate, fit, fit_seeds
 
 
 def _toy_dataset() -> Dataset:
@@ -52,3 +54,64 @@ def test_bad_config_and_mismatched_evaluation():
         TrainConfig(lr=0.0)
     with pytest.raises(ValueError, match="exemplos"):
         evaluate(ResidualMLP(5, 4, 1, 2), torch.randn(3, 5), torch.zeros(4, dtype=torch.long))
+
+
+# --------------------------------------------------------------------------------------------
+# várias sementes juntas (fit_seeds)
+# --------------------------------------------------------------------------------------------
+
+
+def _double(data: Dataset) -> Dataset:
+    return Dataset(data.x_train.double(), data.y_train, data.x_test.double(), data.y_test,
+                   data.n_classes)
+
+
+def _make(kind: str):
+    def make(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        if kind == "plain":
+            return PlainMLP(5, 12, 3, 2, batch_norm=True).double()
+        return ResidualMLP(5, 12, 3, 2, batch_norm=True).double()
+    return make
+
+
+@pytest.mark.parametrize(("kind", "optimizer"), [("residual", "sgd"), ("plain", "adam")])
+def test_fit_seeds_gives_the_numbers_of_separate_runs(kind, optimizer):
+    """Em float64, a diferença para uma execução de ``fit`` por semente é só de arredondamento
+    (em float32, um treino longo amplifica a diferença na ordem das somas)."""
+    data, make = _double(_toy_dataset()), _make(kind)
+    config = TrainConfig(epochs=3, lr=0.02, batch_size=50, optimizer=optimizer, eval_train=True)
+    together = fit_seeds(make, data, [0, 1, 2], config)
+    for seed, joint in zip([0, 1, 2], together, strict=True):
+        alone = fit(make(seed), data, replace(config, seed=seed))
+        for name in ("train_loss", "train_acc", "test_loss", "test_acc", "train_eval_loss",
+                     "train_eval_acc"):
+            assert getattr(joint, name) == pytest.approx(getattr(alone, name), rel=1e-9,
+                                                         abs=1e-12), name
+    assert together[0].test_loss != pytest.approx(together[1].test_loss)  # sementes diferentes
+
+
+def test_train_eval_loss_is_the_full_training_set_in_eval_mode():
+    torch.manual_seed(0)
+    data = _toy_dataset()
+    model = ResidualMLP(5, 8, 2, 2)
+    history = fit(model, data, TrainConfig(epochs=2, eval_train=True))
+    assert history.train_eval_loss[-1] == pytest.approx(
+        evaluate(model, data.x_train, data.y_train)[0])
+    assert fit(ResidualMLP(5, 8, 2, 2), data, TrainConfig(epochs=1)).train_eval_loss == []
+
+
+def test_fit_seeds_stops_only_the_copy_that_diverges():
+    data = _toy_dataset()
+
+    def make(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        model = torch.nn.Linear(5, 2)
+        if seed == 1:  # logits de 1e38: a perda estoura já no primeiro passo
+            torch.nn.init.constant_(model.weight, 1e38)
+        return model
+
+    healthy, exploded = fit_seeds(make, data, [0, 1], TrainConfig(epochs=6, lr=0.1))
+    assert len(exploded.train_loss) < 6 == len(healthy.train_loss)
+    with pytest.raises(ValueError, match="semente"):
+        fit_seeds(make, data, [], TrainConfig())
