@@ -115,3 +115,24 @@ def test_fit_seeds_stops_only_the_copy_that_diverges():
     assert len(exploded.train_loss) < 6 == len(healthy.train_loss)
     with pytest.raises(ValueError, match="semente"):
         fit_seeds(make, data, [], TrainConfig())
+
+
+def test_warmup_raises_the_rate_linearly_then_holds_it():
+    data = _toy_dataset()
+    model = torch.nn.Linear(5, 2)
+    rates = []
+    original = torch.optim.SGD.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.SGD.step = spy
+    try:
+        fit(model, data, TrainConfig(epochs=2, lr=0.1, batch_size=50, warmup_steps=4))
+    finally:
+        torch.optim.SGD.step = original
+    assert rates[:5] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1])
+    assert len(rates) == 12 and rates[-1] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        TrainConfig(warmup_steps=-1)

@@ -65,6 +65,25 @@ def depth_color(kind: str, i: int, n: int) -> tuple[float, float, float, float]:
     return cmap(0.65 + 0.35 * i / max(n - 1, 1))
 
 
+def plot_seeds(ax: Axes, curves, color: str, label: str, x=None, marker: str | None = None) -> None:
+    """Uma curva por semente, finas e claras, e a média delas por cima, com ``label``.
+
+    ``curves`` é uma lista de sequências (uma por semente); as mais curtas (um treino que
+    divergiu e parou) entram na média só até onde vão.
+    """
+    curves = [list(c) for c in curves]
+    if not curves or not all(curves):
+        raise ValueError("plot_seeds precisa de pelo menos uma curva não vazia por semente.")
+    length = max(len(c) for c in curves)
+    x = list(range(1, length + 1)) if x is None else list(x)
+    for curve in curves:
+        ax.plot(x[: len(curve)], curve, color=color, linewidth=0.8, alpha=0.45)
+    mean = [sum(c[i] for c in curves if len(c) > i) / sum(len(c) > i for c in curves)
+            for i in range(length)]
+    ax.plot(x[:length], mean, color=color, linewidth=2.0, marker=marker, markersize=4,
+            label=f"{label} (média de {len(curves)} sementes)")
+
+
 def show(fig: Figure) -> None:
     """Mostra a figura no notebook só como PNG e a fecha.
 

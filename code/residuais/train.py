@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 0
     optimizer: str = "sgd"
     eval_train: bool = False  # mede também, a cada época, a perda no treino inteiro (modo eval)
+    warmup_steps: int = 0  # aquecimento: a taxa sobe linearmente de lr/warmup_steps até lr
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
@@ -39,6 +40,8 @@ class TrainConfig:
             raise ValueError(
                 "epochs deve ser ≥ 1 e batch_size ≥ 2 (o batch norm precisa de lote > 1)."
             )
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps deve ser ≥ 0; recebeu {self.warmup_steps!r}.")
         if not self.lr > 0:
             raise ValueError(f"A taxa de aprendizado deve ser positiva; recebeu {self.lr!r}.")
 
@@ -84,11 +87,18 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return loss, acc
 
 
-def _optimizer(parameters: Sequence[torch.Tensor], config: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(parameters: Sequence[torch.Tensor], config: TrainConfig
+               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """O otimizador e o aquecimento linear da taxa (um passo do agendador por minilote)."""
     if config.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay)
+        optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.weight_decay)
+    warmup = config.warmup_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
+    return optimizer, schedule
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> History:
@@ -98,7 +108,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
     Interrompe o treino e devolve o histórico até ali se a perda deixar de ser finita.
     """
     config = config or TrainConfig()
-    optimizer = _optimizer(list(model.parameters()), config)
+    optimizer, schedule = _optimizer(list(model.parameters()), config)
     generator = torch.Generator().manual_seed(config.seed)
     n = data.x_train.shape[0]
     history = History()
@@ -113,6 +123,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             total_loss += loss.item() * len(idx)
             # fração de acertos (por exemplo ou, em segmentação, por pixel) vezes o lote
             hits = (logits.argmax(dim=1) == data.y_train[idx]).float().mean().item()
@@ -150,7 +161,7 @@ def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequ
     models = [make_model(seed) for seed in seeds]
     params, buffers = torch.func.stack_module_state(models)  # cada tensor: (S, ...)
     base = copy.deepcopy(models[0]).to("meta")  # só a estrutura; os pesos vêm de params
-    optimizer = _optimizer(list(params.values()), config)
+    optimizer, schedule = _optimizer(list(params.values()), config)
 
     def logits_of(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
         return torch.func.functional_call(base, (p, b), (x,))
@@ -183,6 +194,7 @@ def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequ
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
+            schedule.step()
             total_loss += losses.detach().double() * size
             total_hits += hits.double() * size
         seen = (n // size) * size
