@@ -1,5 +1,6 @@
-"""Extensão local do Sphinx: uma correção para o site não ter erros no console do navegador.
+"""Extensão local do Sphinx: duas correções do site.
 
+**Console sem erros.**
 O Sphinx 7.4 repete os scripts *inline* (sem arquivo) que uma extensão registra depois de o
 construtor HTML começar: a cópia registrada com nome ``None`` não é reconhecida como igual à
 cópia com nome ``''``. O sphinx-thebe registra assim ``const THEBE_JS_URL = ...``, e a segunda
@@ -7,6 +8,11 @@ declaração vira ``SyntaxError: Identifier 'THEBE_JS_URL' has already been decl
 as páginas. Aqui cada script aparece uma vez só.
 
 ``tests/test_browser.py`` confere que nenhuma página tem erros no console.
+
+**Interface em português.** O myst-nb escreve o rótulo de acessibilidade das células recolhidas
+(“Toggle hidden content”) direto no HTML, sem passar pela tradução: aqui o nó é registrado de
+novo com o mesmo HTML e o rótulo em português. (Os demais textos do tema vêm de ``locale/`` e de
+``_templates/``; ``tests/test_site.py`` confere que nenhum texto em inglês da interface sobra.)
 """
 
 from __future__ import annotations
@@ -31,6 +37,26 @@ def _unique_scripts(app: Sphinx, pagename: str, templatename: str, context: dict
     context["script_files"] = unique
 
 
+def _visit_hidden_input(self: Any, node: Any) -> None:
+    """Como ``myst_nb.sphinx_.visit_HideCellInput``, com o rótulo em português."""
+    from html import escape
+
+    classes = " ".join(node["classes"])
+    self.body.append(f'<details class="admonition hide {classes}">\n')
+    self.body.append('<summary aria-label="Mostrar ou esconder o conteúdo recolhido">\n')
+    self.body.append(f'<p class="collapsed admonition-title">{escape(node["prompt_show"])}</p>\n')
+    self.body.append(f'<p class="expanded admonition-title">{escape(node["prompt_hide"])}</p>\n')
+    self.body.append("</summary>\n")
+
+
+def _portuguese_hidden_input(app: Sphinx) -> None:
+    from myst_nb.sphinx_ import HideCodeCellNode, depart_HideCellInput
+
+    app.add_node(HideCodeCellNode, override=True,
+                 html=(_visit_hidden_input, depart_HideCellInput))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _unique_scripts)
+    app.connect("builder-inited", _portuguese_hidden_input)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -111,3 +111,25 @@ def test_every_citation_is_in_the_bibliography_page(built_site):
         assert key in bib.entries, f"a chave {key} não está em references.bib"
         title = re.sub(r"[{}]", "", bib.entries[key].fields["title"])
         assert title.split(":")[0].lower() in references.lower(), f"{key} não está na página"
+
+
+# Os textos da interface do tema que apareciam em inglês (medido no site de 2026-12), em
+# atributos (title, aria-label, placeholder) ou no texto das páginas.
+ENGLISH_INTERFACE = ["Search this book", "Skip to main content", "Back to top",
+                     "Toggle primary sidebar", "Toggle secondary sidebar", "Color mode",
+                     'title="Light"', 'title="Dark"', "System Settings", "previous page",
+                     "next page", "Toggle hidden content", 'aria-label="Page"']
+
+
+def test_the_interface_is_in_portuguese(built_site):
+    html, _ = built_site
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) > 8
+    leftovers = [f"{page.relative_to(html)}: {text}" for page in pages
+                 for text in ENGLISH_INTERFACE if text in page.read_text(encoding="utf-8")]
+    assert leftovers == []
+    chapter = (html / "book" / "02_conexoes_residuais.html").read_text(encoding="utf-8")
+    for text in ("Pesquisar neste livro", "Pular para o conteúdo principal", "Voltar ao topo",
+                 "Modo de cor", "página anterior", "próxima página",
+                 "Mostrar ou esconder a barra lateral"):
+        assert text in chapter, text

@@ -36,7 +36,7 @@ RELEASE = "_build/liberacao"  # a liberação que a edição do estudante usa
 PROFESSOR = "_build/professor"  # saída da edição do professor
 STAMP = ".capitulos.sha256"  # na liberação: de que versão dos capítulos ela foi feita
 # o que vai para as fontes da edição do estudante, além dos capítulos
-COPIED = ("_config.yml", "_toc.yml", "_ext", "_tema")
+COPIED = ("_config.yml", "_toc.yml", "_ext", "_tema", "_templates", "locale")
 
 
 def chapters_digest(root: Path) -> str:
@@ -76,7 +76,8 @@ def assemble_student_sources(root: Path, release_dir: Path, sources: Path,
     for name in COPIED:
         path = root / name
         if path.is_dir():
-            shutil.copytree(path, sources / name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(path, sources / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
         else:
             shutil.copy(path, sources / name)
     for path in (root / "book").iterdir():
