@@ -251,3 +251,30 @@ def test_network_is_really_blocked(browser, site_url):
     assert loaded is False
     assert _outside(_requested_urls(browser), site_url) == ["https://example.org/figura.png"]
     browser.get_log("browser")  # o erro esperado não vaza para o próximo teste
+
+
+@pytest.mark.parametrize(("query", "expected"), [("lesão", "02_conexoes_residuais"),
+                                                 ("variância", "03_variancia")])
+def test_search_finds_the_right_chapter_first(browser, site_url, query, expected):
+    """Digitar na busca do site (servido por http) e apertar Enter leva à página de resultados
+    do Sphinx, com o capítulo certo em primeiro lugar."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _set_width(browser, "1280")
+    _open(browser, f"{site_url}book/intro.html")
+    visible = [b for b in browser.find_elements(By.CSS_SELECTOR, "button.search-button__button")
+               if b.is_displayed()]
+    visible[0].click()  # o botão “Buscar” abre o campo de busca do tema
+    field = WebDriverWait(browser, 10).until(lambda d: next(
+        (f for f in d.find_elements(By.CSS_SELECTOR, "input[name='q']") if f.is_displayed()),
+        None))
+    field.send_keys(query, Keys.ENTER)
+    WebDriverWait(browser, 60).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results ul.search li a"))
+    links = [a.get_attribute("href") for a in browser.find_elements(
+        By.CSS_SELECTOR, "#search-results ul.search > li > a")]
+    assert "search.html" in browser.current_url and links
+    assert f"book/{expected}.html" in links[0], links[:5]
+    assert not _console_errors(browser)
