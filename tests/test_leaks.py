@@ -77,6 +77,10 @@ def _needles() -> dict[str, str]:
     # de propósito nos metadados do notebook do estudante
     public = "\n".join(_public_text(m) + "\n" + "\n".join(_tests(m, hidden=False))
                        for m in masters.values())
+    # o pacote residuais é público (o site mostra o código dele, na referência): uma linha que
+    # também esteja nele não acusa nada; corpos inteiros de soluções no pacote, sim (_package_leaks)
+    public += "\n".join(p.read_text(encoding="utf-8")
+                        for p in sorted((ROOT / "code" / "residuais").rglob("*.py")))
     needles = {}
     for name, master in masters.items():
         for block in _solution_blocks(master):

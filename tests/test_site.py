@@ -133,3 +133,23 @@ def test_the_interface_is_in_portuguese(built_site):
                  "Modo de cor", "página anterior", "próxima página",
                  "Mostrar ou esconder a barra lateral"):
         assert text in chapter, text
+
+
+def test_api_reference_documents_what_each_chapter_imports(built_site):
+    """A referência do pacote tem uma entrada (com o link para o código-fonte) para cada nome de
+    ``residuais`` que cada capítulo importa, sob o primeiro capítulo que o usa."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("api_pages", ROOT / "_ext" / "api_pages.py")
+    api_pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(api_pages)
+    html, _ = built_site
+    page = (html / "book" / "api.html").read_text(encoding="utf-8")
+    names = {n for nb in chapter_notebooks() for n in api_pages.chapter_imports(nb)}
+    assert len(names) > 20
+    missing = [n for n in sorted(names) if f'id="{n}"' not in page]
+    assert missing == []
+    assert page.count("[código-fonte]") >= len(names)
+    for notebook in chapter_notebooks():
+        assert f'href="{notebook.stem}.html' in page
+    assert (html / "_modules" / "residuais" / "train.html").exists()

@@ -1,0 +1,99 @@
+"""Extensão local do Sphinx: a referência do pacote ``residuais``, agrupada pelo capítulo que
+usa cada classe ou função.
+
+A diretiva ``{referencia-por-capitulo}`` (em ``book/api.md``) lê, na hora da construção, as
+importações ``from residuais... import ...`` de cada capítulo do sumário e escreve, para cada
+capítulo, as entradas do ``autodoc`` (assinatura e docstring em português, com o link para o
+código-fonte do ``viewcode``) das que ele usa pela primeira vez, e os links para as que já
+apareceram. Cada entrada diz em que capítulos é usada, com links. Assim a página nunca fica
+desatualizada em relação aos capítulos (``tests/test_site.py`` confere).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+SKIPPED = ("residuais.checks", "residuais.plotting")  # verificações e estilo: não são o conteúdo
+
+
+def chapter_imports(notebook: Path) -> list[str]:
+    """Os nomes completos (``residuais.modulo.Nome``) que um capítulo importa, na ordem."""
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for cell in data.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        code = "\n".join(line for line in source.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("residuais"):
+                if node.module.startswith(SKIPPED):
+                    continue
+                found += [f"{node.module}.{alias.name}" for alias in node.names
+                          if f"{node.module}.{alias.name}" not in found]
+    return found
+
+
+def _kind(name: str) -> str:
+    import importlib
+
+    module, _, attribute = name.rpartition(".")
+    obj = getattr(importlib.import_module(module), attribute)
+    if isinstance(obj, type):
+        return "autoclass"
+    return "autofunction" if callable(obj) else "autodata"
+
+
+class ReferenceByChapter(SphinxDirective):
+    """Escreve a referência do pacote, capítulo a capítulo."""
+
+    def run(self) -> list[nodes.Node]:
+        chapters = sorted((Path(self.env.srcdir) / "book").glob("[0-9][0-9]_*.ipynb"))
+        uses: dict[str, list[str]] = {}
+        per_chapter = {c.stem: chapter_imports(c) for c in chapters}
+        for stem, names in per_chapter.items():
+            for name in names:
+                uses.setdefault(name, []).append(stem)
+        lines: list[str] = []
+        documented: set[str] = set()
+        for stem, names in per_chapter.items():
+            number = int(stem[:2])
+            lines += [f"## Capítulo {number}", "",
+                      f"Usado em {{doc}}`{stem}`.", ""]
+            again = [n for n in names if n in documented]
+            for name in (n for n in names if n not in documented):
+                documented.add(name)
+                chapters_text = ", ".join(f"{{doc}}`capítulo {int(s[:2])} <{s}>`"
+                                          for s in uses[name])
+                # o autodoc produz reStructuredText: dentro de uma página MyST, vai num eval-rst
+                lines += ["```{eval-rst}", f".. {_kind(name)}:: {name}", "```", "",
+                          f"*Usado no {chapters_text}.*" if len(uses[name]) == 1
+                          else f"*Usado nos {chapters_text}.*", ""]
+            if again:
+                lines += ["Também usados aqui, descritos acima: "
+                          + ", ".join(f"{{py:obj}}`{n.rsplit('.', 1)[1]} <{n}>`" for n in again)
+                          + ".", ""]
+        container = nodes.section()
+        container.document = self.state.document
+        self.state.nested_parse(StringList(lines, source="referencia-por-capitulo"),
+                                self.content_offset, container, match_titles=True)
+        return container.children
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("referencia-por-capitulo", ReferenceByChapter)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
