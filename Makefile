@@ -9,7 +9,7 @@ STAMP := $(VENV)/.instalado
 MATHJAX := _build/static/mathjax/tex-chtml.js
 MATHJAX_FILES := tex-chtml.js output/chtml input/tex/extensions a11y sre ui
 # programas do sistema que os testes do site usam (Debian)
-SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us bubblewrap
+SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us bubblewrap graphviz
 # testes em paralelo nos 2 núcleos; cada arquivo de testes e cada capítulo fica inteiro num
 # processo (o nbval executa as células de um capítulo em ordem, num kernel só)
 PYTEST_PARALLEL := -n 2 --dist loadfile
@@ -40,13 +40,14 @@ $(MATHJAX): package.json package-lock.json
 ## mathjax: instala o MathJax 3 (npm) e o prepara para o site
 mathjax: $(MATHJAX)
 
-## sysdeps: instala (como root, com apt-get) o Chromium, o ChromeDriver, o hunspell e o bubblewrap (caixa de areia da correção), se faltarem
+## sysdeps: instala (como root, com apt-get) o Chromium, o ChromeDriver, o hunspell, o bubblewrap (caixa de areia da correção) e o Graphviz (diagramas), se faltarem
 sysdeps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v hunspell >/dev/null || missing="$$missing hunspell"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	test -f /usr/share/hunspell/pt_BR.dic || missing="$$missing hunspell-pt-br"; \
 	test -f /usr/share/hunspell/en_US.dic || missing="$$missing hunspell-en-us"; \
 	if [ -n "$$missing" ]; then \

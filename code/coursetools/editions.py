@@ -83,6 +83,7 @@ def assemble_student_sources(root: Path, release_dir: Path, sources: Path,
     for path in (root / "book").iterdir():
         if path.is_file() and path.suffix in (".md", ".bib"):
             shutil.copy(path, sources / "book" / path.name)
+    shutil.copytree(root / "book" / "diagramas", sources / "book" / "diagramas")
     # o MathJax local, que o _config.yml publica de _build/static
     (sources / "_build").mkdir()
     (sources / "_build" / "static").symlink_to(root / "_build" / "static")
