@@ -9,7 +9,7 @@ STAMP := $(VENV)/.instalado
 MATHJAX := _build/static/mathjax/tex-chtml.js
 MATHJAX_FILES := tex-chtml.js output/chtml input/tex/extensions a11y sre ui
 # programas do sistema que os testes do site usam (Debian)
-SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us bubblewrap graphviz
+SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-us bubblewrap graphviz poppler-utils
 # testes em paralelo nos 2 núcleos; cada arquivo de testes e cada capítulo fica inteiro num
 # processo (o nbval executa as células de um capítulo em ordem, num kernel só)
 PYTEST_PARALLEL := -n 2 --dist loadfile
@@ -18,7 +18,7 @@ PYTEST_PARALLEL := -n 2 --dist loadfile
 TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
 .DEFAULT_GOAL := help
-.PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock repositorio-estudante
+.PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock repositorio-estudante pdf
 
 ## help: lista os alvos e o que cada um faz
 help:
@@ -48,6 +48,7 @@ sysdeps:
 	command -v hunspell >/dev/null || missing="$$missing hunspell"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
+	command -v pdfunite >/dev/null || missing="$$missing poppler-utils"; \
 	test -f /usr/share/hunspell/pt_BR.dic || missing="$$missing hunspell-pt-br"; \
 	test -f /usr/share/hunspell/en_US.dic || missing="$$missing hunspell-en-us"; \
 	if [ -n "$$missing" ]; then \
@@ -95,6 +96,10 @@ grade: $(STAMP)
 repositorio-estudante: $(STAMP)
 	@test -n "$(DEST)" || { echo "Diga a pasta do repositório dos estudantes: make repositorio-estudante DEST=../curso-estudantes"; exit 2; }
 	$(BIN)/python -m coursetools.studentrepo "$(DEST)"
+
+## pdf: a edição em PDF do livro (a do estudante), impressa pelo Chromium depois do MathJax, em _build/pdf/
+pdf: book sysdeps
+	$(BIN)/python -m coursetools.pdf
 
 ## lab: abre o JupyterLab nos capítulos
 lab: $(STAMP)

@@ -58,6 +58,7 @@ LANES = {
     "test_leaks": "site",
     "test_cloud_notebook": "grading",
     "test_browser": "browser",
+    "test_pdf": "browser",
     "test_coursework": "grading",
 }
 

@@ -84,6 +84,9 @@ def assemble_student_sources(root: Path, release_dir: Path, sources: Path,
         if path.is_file() and path.suffix in (".md", ".bib"):
             shutil.copy(path, sources / "book" / path.name)
     shutil.copytree(root / "book" / "diagramas", sources / "book" / "diagramas")
+    # o código do pacote, que as páginas mostram (literalinclude) e a referência documenta
+    shutil.copytree(root / "code" / "residuais", sources / "code" / "residuais",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # o MathJax local, que o _config.yml publica de _build/static
     (sources / "_build").mkdir()
     (sources / "_build" / "static").symlink_to(root / "_build" / "static")
