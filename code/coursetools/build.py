@@ -31,7 +31,9 @@ class BuildError(RuntimeError):
     """A construção do site falhou; ``log`` tem o registro inteiro do Jupyter Book."""
 
     def __init__(self, log: str, returncode: int | None = None) -> None:
-        super().__init__(f"a construção do site falhou:\n{log[-LOG_TAIL:]}")
+        problems = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+        listed = "\n".join(problems) + "\n" if problems else ""
+        super().__init__(f"a construção do site falhou:\n{listed}...\n{log[-LOG_TAIL:]}")
         self.log = log
         self.returncode = returncode
 
