@@ -6,12 +6,15 @@ Cada módulo trata de um conceito só:
   residuais totalmente conectadas: ``PlainMLP``, ``ResidualBlock``, ``ResidualMLP``),
   ``models.resnet`` (``BasicBlock``, ``Bottleneck``, ``resnet18`` … ``resnet200``, ``ConvNet``),
   ``models.densenet``, ``models.unet`` e ``models.vgg``;
-- ``norm``: batch norm escrito do zero, com as convenções do PyTorch;
+- ``norm``: normalização em lote (BN) escrita do zero, com as convenções do PyTorch;
 - ``transformer``: o Transformer como pilha de blocos residuais (capítulo 6);
 - ``shapes``: a conferência das formas de entrada (``check_tensor``), com mensagens em português;
 - ``data``: conjuntos de dados gerados localmente e com semente fixa (MNIST-1D);
-- ``train``: um laço de treinamento pequeno (``fit``) e a avaliação;
-- ``analysis``: medições (normas de gradiente por camada, autocorrelação, Jacobianos);
+- ``train``: um laço de treinamento pequeno (``fit``), várias sementes treinadas juntas
+  (``fit_seeds``) e a avaliação;
+- ``analysis``: medições (normas de gradiente por camada, autocorrelação, jacobianos);
+- ``lesion``, ``paths`` e ``landscape``: os experimentos do capítulo 2 — estudos de lesão
+  (remover e trocar blocos), o gradiente por comprimento de caminho e fatias da paisagem da perda;
 - ``plotting``: o estilo das figuras do livro;
 - ``checks``: verificações dos exercícios de programação, com mensagens em português.
 
