@@ -3,7 +3,8 @@
 Dos capítulos (células markdown e, nos metadados das figuras, legendas e textos alternativos) e
 das páginas ``book/*.md`` tira-se: código (blocos e ``inline``), matemática (``$...$``,
 ``$$...$$``, ambientes ``\\begin``/``\\end``), papéis do MyST (``{cite}``, ``{eq}``, ...),
-endereços, HTML, alvos ``(rótulo)=``, opções de diretivas (``:label:``, ``:class:``) e palavras
+endereços, HTML, alvos ``(rótulo)=``, opções de diretivas (``:label:``, ``:class:``; ``:alt:`` e
+``:caption:`` ficam, porque são prosa, em qualquer diretiva, como nos diagramas) e palavras
 com algarismos (``float32``, ``ResNet-18``, ``1×1``). O resto se divide em duas partes:
 
 - **português**: conferido só com o dicionário pt_BR (mais a lista de palavras do projeto);
@@ -22,13 +23,14 @@ from pathlib import Path
 PROSE_DIRECTIVES = {
     "exercise", "solution", "admonition", "note", "tip", "warning", "important", "hint",
     "caution", "attention", "seealso", "dropdown", "figure", "margin", "sidebar", "topic",
-    "epigraph", "exercise-start", "solution-start",
+    "epigraph", "exercise-start", "solution-start", "glossary",
 }
 # diretivas cujo argumento é um título (prosa); o de ``solution`` é o rótulo do exercício
 TITLED_DIRECTIVES = PROSE_DIRECTIVES - {"solution", "solution-start", "figure"}
 
 _FENCE = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\s*(?:\{(?P<name>[\w:-]+)\})?\s*(?P<arg>.*)$")
 _OPTION = re.compile(r"^\s*:[\w-]+:")
+_PROSE_OPTION = re.compile(r"^\s*:(?:alt|caption):\s*(?P<value>.*)$")
 _REMOVE = [
     (re.compile(r"\$\$.*?\$\$(\s*\([\w:-]+\))?", re.S), " "),  # matemática em destaque
     (re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S), " "),  # ambientes amsmath
@@ -76,13 +78,16 @@ def _strip_fences(text: str) -> str:
             stack.append((fence, keep))
             if keep and name in TITLED_DIRECTIVES:
                 out.append(arg)
-            in_options = keep
-            continue
-        if stack and not stack[-1][1]:
+            in_options = name is not None  # diretivas do MyST começam pelas opções
             continue
         if in_options and _OPTION.match(line):
+            text = _PROSE_OPTION.match(line)
+            if text:  # a legenda e o texto alternativo são prosa, em qualquer diretiva
+                out.append(text["value"])
             continue
         in_options = False
+        if stack and not stack[-1][1]:
+            continue
         out.append(line)
     return "\n".join(out)
 

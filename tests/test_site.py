@@ -153,3 +153,122 @@ def test_api_reference_documents_what_each_chapter_imports(built_site):
     for notebook in chapter_notebooks():
         assert f'href="{notebook.stem}.html' in page
     assert (html / "_modules" / "residuais" / "train.html").exists()
+
+
+def _load_extension(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_diagram_is_in_a_chapter_with_alt_text_and_a_reference(built_site):
+    """Cada diagrama de book/diagramas aparece num capítulo, como <img> SVG com texto
+    alternativo, numa figura numerada que o texto do capítulo cita."""
+    from bs4 import BeautifulSoup
+
+    html, _ = built_site
+    sources = sorted((ROOT / "book" / "diagramas").glob("*.dot"))
+    assert len(sources) >= 8
+    used: dict[str, str] = {}
+    for notebook in chapter_notebooks():
+        text = notebook.read_text(encoding="utf-8")
+        for source in sources:
+            if f"diagramas/{source.name}" in text:
+                used[source.name] = notebook.stem
+        page = BeautifulSoup((html / "book" / f"{notebook.stem}.html").read_text(
+            encoding="utf-8"), "html.parser")
+        for img in page.select("img.diagrama"):
+            assert img["src"].endswith(".svg") and (html / "book" / img["src"]).exists()
+            assert len(img.get("alt", "").split()) >= 10, f"{notebook.stem}: alt curto"
+            figure = img.find_parent("figure")
+            assert figure is not None and figure.get("id"), f"{notebook.stem}: sem figura"
+            assert page.select(f'a[href="#{figure["id"]}"]'), (
+                f"{notebook.stem}: o texto não cita a figura {figure['id']}")
+    assert sorted(used) == [s.name for s in sources], "diagrama que nenhum capítulo usa"
+
+
+def test_first_use_of_each_glossary_term_links_to_its_entry(built_site):
+    """Em cada capítulo, nenhum termo do glossário aparece no texto corrido antes do primeiro
+    link para a sua entrada (singular ou plural; termos ambíguos ficam de fora)."""
+    from bs4 import BeautifulSoup
+
+    links = _load_extension("glossary_links")
+    html, _ = built_site
+    glossary = BeautifulSoup((html / "book" / "glossario.html").read_text(encoding="utf-8"),
+                             "html.parser")
+    entries = {dt["id"]: dt.get_text().rstrip("#").strip()
+               for dt in glossary.select("dl.glossary dt")}
+    assert len(entries) >= 80
+    for dd in glossary.select("dl.glossary dd"):
+        assert dd.find("em"), f"entrada sem o termo em inglês: {dd.get_text()[:60]}"
+    checked = 0
+    for notebook in chapter_notebooks():
+        article = BeautifulSoup((html / "book" / f"{notebook.stem}.html").read_text(
+            encoding="utf-8"), "html.parser").select_one("article")
+        for anchor in article.select('a[href*="glossario.html#term-"]'):
+            anchor.string = f"⟦{anchor['href'].split('#')[1]}⟧"
+        for hidden in article.select(".cell_output, .solution, .highlight, .math, figcaption, "
+                                     ".admonition-title, "
+                                     "h1, h2, h3, h4, script"):
+            hidden.decompose()
+        prose = " ".join(p.get_text(" ") for p in article.select("p, li"))
+        keys = [links.search_key(term) for term in entries.values()]
+        for anchor_id, term in entries.items():
+            key = links.search_key(term)
+            if key.lower() in links.AMBIGUOUS:
+                continue
+            # "lote" dentro de "normalização em lote" é o termo mais longo, não este
+            text = prose
+            for longer in (k for k in keys if len(k) > len(key) and key.lower() in k.lower()):
+                for form in {longer, links.plural(longer)}:
+                    text = re.sub(re.escape(form), lambda m: " " * len(m[0]), text,
+                                  flags=re.IGNORECASE)
+            first = re.search(rf"(?<![\w-]){re.escape(key)}(?![\w-])", text, re.IGNORECASE)
+            link = text.find(f"⟦{anchor_id}⟧")
+            checked += link >= 0
+            assert first is None or 0 <= link <= first.start(), (
+                f"{notebook.stem}: “{key}” aparece antes do link para o glossário: "
+                f"…{text[max(0, first.start() - 60):first.end() + 20]}…")
+    assert checked > 100
+
+
+def _literal_includes(notebook: Path) -> list[tuple[str, str]]:
+    """(arquivo, objeto) de cada ``literalinclude`` com ``:pyobject:`` do capítulo."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    pattern = r"```\{literalinclude\}\s+(\S+)\n(?:\s*:[\w-]+:.*\n)*?\s*:pyobject:\s*(\S+)"
+    return re.findall(pattern, text)
+
+
+# capítulos que constroem componentes "do zero" e o mínimo de trechos de código que mostram
+TAUGHT_CODE = {"02_conexoes_residuais": 1, "04_batch_norm": 1, "05_arquiteturas": 3,
+               "06_fluxo_residual": 3}
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks(), ids=lambda p: p.stem)
+def test_taught_code_on_the_page_is_the_module_source(built_site, notebook):
+    """O código que o capítulo mostra vem do módulo na construção: o bloco na página é igual ao
+    código-fonte do objeto (``inspect.getsource``), sem cópia que possa ficar para trás."""
+    import importlib
+    import inspect
+    import textwrap
+
+    from bs4 import BeautifulSoup
+
+    html, _ = built_site
+    includes = _literal_includes(notebook)
+    assert len(includes) >= TAUGHT_CODE.get(notebook.stem, 0)
+    page = BeautifulSoup((html / "book" / f"{notebook.stem}.html").read_text(encoding="utf-8"),
+                         "html.parser")
+    blocks = {textwrap.dedent(pre.get_text()).strip() for pre in page.select("div.highlight pre")}
+    for path, name in includes:
+        file = (ROOT / "book" / path).resolve()
+        module_name = ".".join(file.relative_to(ROOT / "code").with_suffix("").parts)
+        obj = importlib.import_module(module_name)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        source = textwrap.dedent(inspect.getsource(obj)).strip()
+        assert source in blocks, f"{notebook.stem}: {name} na página difere de {path}"
