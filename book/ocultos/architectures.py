@@ -99,7 +99,7 @@ def check_bottleneck_params_hidden(fn: Callable[[int], Any]) -> None:
         with forbidden(fn, RULES_BOTTLENECK):
             got = call(fn, case, planes)
         hints = {
-            17 * planes**2: "faltaram os parâmetros γ e β dos três batch norms.",
+            17 * planes**2: "faltaram os parâmetros γ e β das três normalizações em lote (BN).",
             expected + 6 * planes: "as convoluções do bloco não têm viés (bias=False).",
             expected + 12 * planes: "running_mean e running_var são buffers, não parâmetros.",
         }

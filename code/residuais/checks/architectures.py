@@ -52,7 +52,7 @@ RULES_UNET_SIZES = (
 # --------------------------------------------------------------------------------------------
 
 # planes → (parâmetros do bloco, {contagem errada típica: dica})
-NO_BATCH_NORM = "faltaram os parâmetros γ e β dos três batch norms."
+NO_BATCH_NORM = "faltaram os parâmetros γ e β das três normalizações em lote (BN)."
 CONV_BIAS = ("as convoluções do bloco não têm viés (bias=False): o β do BN logo depois faz esse "
              "papel.")
 RUNNING_STATS = "running_mean e running_var são buffers, não parâmetros: conte só γ e β."
