@@ -12,6 +12,7 @@ from torch import nn
 
 from residuais.checks import ForbiddenCall
 from residuais.checks import transformer as public
+from residuais.interpretability import per_head_writes
 from residuais.transformer import (
     MultiHeadSelfAttention,
     TransformerBlock,
@@ -302,4 +303,20 @@ def test_head_writes_trivial_answers_fail():
 def test_head_writes_add_up_to_a_real_attention_output():
     # o que a verificação oculta usa: cabeças de um nn.MultiheadAttention de verdade
     hidden.check_head_writes_hidden(hidden.reference_head_writes)
-    assert public.RULES_HEAD_WRITES == ()  # nada no PyTorch nem no curso faz isso sozinho
+
+
+def test_head_writes_course_functions_are_forbidden():
+    # o capítulo separa as cabeças com residuais.interpretability; no exercício, não vale
+    def by_course(heads, w_o):
+        n_heads, d = heads.shape[-2:]
+        attn = MultiHeadSelfAttention(n_heads * d, n_heads).double()
+        with torch.no_grad():
+            attn.out.weight.copy_(w_o)
+        return per_head_writes(attn, heads.flatten(-2))
+
+    with pytest.raises(ForbiddenCall, match=r"`per_head_writes`.*separação das cabeças"):
+        public.check_head_writes(by_course)
+    targets = {rule.target for rule in public.RULES_HEAD_WRITES}
+    assert targets == {"residuais.interpretability.per_head_writes",
+                       "residuais.interpretability.stream_components"}
+    assert all(rule.resolve() is not None for rule in public.RULES_HEAD_WRITES)

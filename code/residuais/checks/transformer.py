@@ -32,7 +32,11 @@ RULES_PRE_LN = (
     Rule("torch.nn.TransformerEncoderLayer", _BLOCK),
     Rule("torch.nn.TransformerEncoder", _BLOCK),
 )
-RULES_HEAD_WRITES: tuple[Rule, ...] = ()  # nada no PyTorch nem no curso separa as cabeças
+_HEADS = "o exercício pede a separação das cabeças escrita por você."
+RULES_HEAD_WRITES = (  # o PyTorch não separa as cabeças; o curso, sim (capítulo 6)
+    Rule("residuais.interpretability.per_head_writes", _HEADS),
+    Rule("residuais.interpretability.stream_components", _HEADS),
+)
 
 # --------------------------------------------------------------------------------------------
 # exercício 1: atenção
