@@ -122,7 +122,7 @@ def test_autocorrelation_course_function_is_forbidden():
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o Jacobiano de uma camada ReLU
+# exercício 2: o jacobiano de uma camada ReLU
 # --------------------------------------------------------------------------------------------
 
 
@@ -194,7 +194,7 @@ def test_relu_jacobian_autograd_and_course_function_are_forbidden():
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: a norma do Jacobiano camada a camada
+# exercício 3: a norma do jacobiano camada a camada
 # --------------------------------------------------------------------------------------------
 
 

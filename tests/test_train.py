@@ -101,6 +101,23 @@ def test_train_eval_loss_is_the_full_training_set_in_eval_mode():
     assert fit(ResidualMLP(5, 8, 2, 2), data, TrainConfig(epochs=1)).train_eval_loss == []
 
 
+def test_train_eval_size_measures_the_first_examples_only():
+    torch.manual_seed(0)
+    data = _double(_toy_dataset())
+    config = TrainConfig(epochs=2, eval_train=True, eval_train_size=40)
+    model = ResidualMLP(5, 8, 2, 2).double()
+    history = fit(model, data, config)
+    first = evaluate(model, data.x_train[:40], data.y_train[:40])[0]
+    everything = evaluate(model, data.x_train, data.y_train)[0]
+    assert history.train_eval_loss[-1] == pytest.approx(first, rel=1e-12)
+    assert first != pytest.approx(everything)  # não é o conjunto inteiro
+    together = fit_seeds(_make("residual"), data, [0], config)[0]
+    alone = fit(_make("residual")(0), data, config)
+    assert together.train_eval_loss == pytest.approx(alone.train_eval_loss, rel=1e-9)
+    with pytest.raises(ValueError, match="eval_train_size"):
+        TrainConfig(eval_train=True, eval_train_size=0)
+
+
 def test_fit_seeds_stops_only_the_copy_that_diverges():
     data = _toy_dataset()
 

@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 0
     optimizer: str = "sgd"
     eval_train: bool = False  # mede também, a cada época, a perda no treino inteiro (modo eval)
+    eval_train_size: int | None = None  # com eval_train: só os primeiros N exemplos de treino
     warmup_steps: int = 0  # aquecimento: a taxa sobe linearmente de lr/warmup_steps até lr
 
     def __post_init__(self) -> None:
@@ -40,6 +41,8 @@ class TrainConfig:
             raise ValueError(
                 "epochs deve ser ≥ 1 e batch_size ≥ 2 (o batch norm precisa de lote > 1)."
             )
+        if self.eval_train_size is not None and self.eval_train_size < 1:
+            raise ValueError(f"eval_train_size deve ser ≥ 1; recebeu {self.eval_train_size!r}.")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps deve ser ≥ 0; recebeu {self.warmup_steps!r}.")
         if not self.lr > 0:
@@ -50,8 +53,8 @@ class TrainConfig:
 class History:
     """Uma entrada por época. ``train_*``: média sobre os minilotes da época (modo treino,
     com os pesos mudando durante a época); ``train_eval_*`` (com ``eval_train``): o conjunto de
-    treino inteiro em modo de avaliação ao fim da época, medido como o teste; ``test_*``: o
-    conjunto de teste inteiro em modo de avaliação."""
+    treino inteiro (ou os primeiros ``eval_train_size`` exemplos) em modo de avaliação ao fim da
+    época, medido como o teste; ``test_*``: o conjunto de teste inteiro em modo de avaliação."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -135,7 +138,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
         history.test_loss.append(test_loss)
         history.test_acc.append(test_acc)
         if config.eval_train:
-            train_loss, train_acc = evaluate(model, data.x_train, data.y_train)
+            n_eval = config.eval_train_size  # None: todos
+            train_loss, train_acc = evaluate(model, data.x_train[:n_eval], data.y_train[:n_eval])
             history.train_eval_loss.append(train_loss)
             history.train_eval_acc.append(train_acc)
         if not torch.isfinite(torch.tensor(history.train_loss[-1])):
@@ -199,7 +203,9 @@ def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequ
             total_hits += hits.double() * size
         seen = (n // size) * size
         test = evaluate_all(data.x_test, data.y_test)
-        train = evaluate_all(data.x_train, data.y_train) if config.eval_train else None
+        n_eval = config.eval_train_size  # None: todos
+        train = (evaluate_all(data.x_train[:n_eval], data.y_train[:n_eval]) if config.eval_train
+                 else None)
         for i, history in enumerate(histories):
             if not alive[i]:
                 continue

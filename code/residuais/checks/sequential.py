@@ -25,7 +25,7 @@ from residuais.checks.core import (
     forbidden,
 )
 
-REASON_AUTOGRAD = "o exercício pede o Jacobiano pela fórmula, sem o autograd."
+REASON_AUTOGRAD = "o exercício pede o jacobiano pela fórmula, sem o autograd."
 RULES_AUTOGRAD = (
     Rule("torch.autograd.functional.jacobian", REASON_AUTOGRAD),
     Rule("torch.autograd.functional.vjp", REASON_AUTOGRAD),
@@ -44,7 +44,7 @@ RULES_AUTOCORRELATION = (
          "ela já calcula a defasagem 1; o exercício é escrever a autocorrelação para qualquer "
          "defasagem."),
 )
-REASON_JACOBIANS = "ela calcula os Jacobianos das camadas com o autograd."
+REASON_JACOBIANS = "ela calcula os jacobianos das camadas com o autograd."
 RULES_RELU_LAYER_JACOBIAN = (
     *RULES_AUTOGRAD,
     Rule("residuais.analysis.sequential_jacobians", REASON_JACOBIANS),
@@ -152,7 +152,7 @@ def check_autocorrelation(fn: Callable[[torch.Tensor, int], Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o Jacobiano de uma camada ReLU
+# exercício 2: o jacobiano de uma camada ReLU
 # --------------------------------------------------------------------------------------------
 
 HINT_NO_MASK = ("você devolveu W inteira: as linhas das unidades com z_i ≤ 0 (ReLU desligada) "
@@ -181,7 +181,7 @@ def _layer_cases() -> list[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor, 
 
 def autograd_layer_jacobian(weight: torch.Tensor, bias: torch.Tensor,
                             h: torch.Tensor) -> torch.Tensor:
-    """O Jacobiano de h ↦ ReLU(W h + b) pelo autograd do PyTorch; forma (m, n)."""
+    """O jacobiano de h ↦ ReLU(W h + b) pelo autograd do PyTorch; forma (m, n)."""
     return torch.autograd.functional.jacobian(lambda v: torch.relu(weight @ v + bias), h)
 
 
@@ -189,24 +189,24 @@ def expect_layer_jacobian(got: Any, expected: torch.Tensor, weight: torch.Tensor
                            zero_rows: Sequence[int]) -> None:
     m, n = expected.shape
     expect_tensor(got, (m, n), case, type_first=True,
-                  expected=f"o Jacobiano deve ter forma {(m, n)} — saídas × entradas —")
+                  expected=f"o jacobiano deve ter forma {(m, n)} — saídas × entradas —")
     got64 = got.detach().to(torch.float64)
     if not torch.isfinite(got64).all():
         fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN.")
     if torch.allclose(got64, expected, atol=1e-5):
         return
     if torch.allclose(got64, weight, atol=1e-5):
-        fail(f"No caso “{case}” o Jacobiano está errado. Dica: {HINT_NO_MASK}")
+        fail(f"No caso “{case}” o jacobiano está errado. Dica: {HINT_NO_MASK}")
     rows = (got64 - expected).abs().sum(dim=1).nonzero().flatten().tolist()
     hint = HINT_ZERO_PREACTIVATION if zero_rows and rows == list(zero_rows) else HINT_ROWS
-    fail(f"No caso “{case}” o Jacobiano está errado nas linhas {rows} (contando de 0). "
+    fail(f"No caso “{case}” o jacobiano está errado nas linhas {rows} (contando de 0). "
          f"Dica: {hint}")
 
 
 def check_relu_layer_jacobian(
     fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], Any],
 ) -> None:
-    """Confere o Jacobiano analítico de uma camada linear + ReLU contra o do autograd."""
+    """Confere o jacobiano analítico de uma camada linear + ReLU contra o do autograd."""
     for case, weight, bias, h, zero_rows in _layer_cases():
         expected = autograd_layer_jacobian(weight, bias, h)
         with forbidden(fn, RULES_RELU_LAYER_JACOBIAN):
@@ -215,12 +215,12 @@ def check_relu_layer_jacobian(
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: a norma do Jacobiano camada a camada (e o fator por camada)
+# exercício 3: a norma do jacobiano camada a camada (e o fator por camada)
 # --------------------------------------------------------------------------------------------
 
 HINT_SINGLE_LAYERS = ("esses são os ‖J_k‖ de cada camada sozinha; o pedido é a norma do produto "
-                      "J_k ⋯ J_2 J_1, o Jacobiano da entrada até a camada k.")
-HINT_WRONG_ORDER = ("o produto está na ordem errada: o Jacobiano até a camada k é "
+                      "J_k ⋯ J_2 J_1, o jacobiano da entrada até a camada k.")
+HINT_WRONG_ORDER = ("o produto está na ordem errada: o jacobiano até a camada k é "
                     "J_k ⋯ J_2 J_1 (o da última camada à esquerda).")
 HINT_NO_RELU = ("esses são os ‖W_k ⋯ W_1‖: faltou zerar, em cada J_k, as linhas das unidades "
                 "desligadas pela ReLU.")
