@@ -57,7 +57,7 @@ def _relative(value: float) -> float:
 
 HINT_GROWTH_SQUARED = "a variância de α·f é α² Var[f]: o fator por bloco é 1 + α², não 1 + α."
 HINT_GROWTH_LINEAR = ("isso é crescimento linear (o caso em que o ramo soma variância fixa, como "
-                      "com batch norm); aqui Var[f_k] acompanha Var[h_{k−1}] e o fator se "
+                      "com BN no ramo); aqui Var[f_k] acompanha Var[h_{k−1}] e o fator se "
                       "multiplica.")
 HINT_GROWTH_ALPHA = "o fator por bloco depende de α: é 1 + α², que só vale 2 quando α = 1."
 
@@ -81,7 +81,7 @@ def check_variance_after_blocks(fn: Callable[..., Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o bloco que preserva a variância
+# exercício 2: o bloco escalado, (h + α f(h)) / √(1 + α²)
 # --------------------------------------------------------------------------------------------
 
 # um ramo pequeno, ReLU → linear, com pesos escritos, e uma entrada h de forma (2, 3)
