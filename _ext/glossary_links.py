@@ -8,8 +8,9 @@ forma no singular ou no plural, sem diferenciar maiúsculas. O link é um ``pend
 ``term``, resolvido pelo próprio Sphinx: um termo que sumir do glossário vira aviso (e a
 construção estrita falha).
 
-Termos que também são palavras comuns (``passo``, ``momento``...) ficam em ``AMBIGUOUS`` e só
-viram link quando o texto usa ``{term}`` explicitamente.
+Na página do glossário, as entradas de índice dos termos saem, para que a busca leve aos
+capítulos e não ao glossário. Termos que também são palavras comuns (``passo``, ``momento``...)
+ficam em ``AMBIGUOUS`` e só viram link quando o texto usa ``{term}`` explicitamente.
 """
 
 from __future__ import annotations
@@ -144,6 +145,12 @@ def link_first_uses(doctree: nodes.document, patterns) -> list[str]:
 
 def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     docname = app.env.docname
+    if docname == GLOSSARY:
+        # a diretiva {glossary} cria uma entrada de índice por termo, e a busca do Sphinx põe as
+        # entradas de índice acima de tudo: "variância" levaria ao glossário, não ao capítulo 3
+        for index in list(doctree.findall(addnodes.index)):
+            index.parent.remove(index)
+        return
     if not CHAPTER.match(docname):
         return
     path = Path(app.srcdir, GLOSSARY + ".md")

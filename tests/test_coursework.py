@@ -349,11 +349,16 @@ def _solution_lines(notebook: dict) -> list[str]:
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_student_notebook_has_no_solution_code_nor_hidden_tests(release_dir, chapter):
-    solution = _solution_lines(_load(ROOT / "book" / f"{chapter}.ipynb"))
+    master = _load(ROOT / "book" / f"{chapter}.ipynb")
+    solution = _solution_lines(master)
     assert solution, "o capítulo não tem soluções marcadas"
+    # linhas que o próprio capítulo mostra fora das soluções (with torch.no_grad():) não são
+    # segredo; o resto do código das soluções não pode aparecer
+    public = "\n".join(re.sub(r"# BEGIN SOLUTION\n.*?# END SOLUTION", "", _src(c), flags=re.S)
+                       for c in master["cells"] if c["cell_type"] == "code")
     student = _load(release_dir / "estudantes" / f"{chapter}.ipynb")
     code = "\n".join(_src(c) for c in student["cells"])
-    leaked = [line for line in solution if line in code]
+    leaked = [line for line in solution if line in code and line not in public]
     assert not leaked, f"código da solução no notebook do estudante: {leaked}"
     assert "# HIDDEN" not in code and "..." in code  # o lugar onde o estudante escreve
     text = (release_dir / "estudantes" / f"{chapter}.ipynb").read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ import torch
 
 from residuais.data import Dataset
 from residuais.models import PlainMLP, ResidualMLP
-from residuais.train import TrainConfig, evaluate, fit, fit_seeds
+from residuais.train import TrainConfig, evaluate, fit, fit_seed_models, fit_seeds
 
 
 def _toy_dataset() -> Dataset:
@@ -99,6 +99,22 @@ def test_train_eval_loss_is_the_full_training_set_in_eval_mode():
     assert history.train_eval_loss[-1] == pytest.approx(
         evaluate(model, data.x_train, data.y_train)[0])
     assert fit(ResidualMLP(5, 8, 2, 2), data, TrainConfig(epochs=1)).train_eval_loss == []
+
+
+def test_fit_seed_models_returns_the_models_of_separate_runs():
+    """Os modelos devolvidos têm os pesos e as médias móveis da BN de um ``fit`` por semente."""
+    data, make = _double(_toy_dataset()), _make("plain")
+    config = TrainConfig(epochs=2, lr=0.02, batch_size=50)
+    histories, models = fit_seed_models(make, data, [0, 1], config)
+    for seed, joint in zip([0, 1], models, strict=True):
+        alone = make(seed)
+        fit(alone, data, replace(config, seed=seed))
+        for (name, a), (_, b) in zip(joint.state_dict().items(), alone.state_dict().items(),
+                                     strict=True):
+            assert torch.allclose(a.double(), b.double(), rtol=1e-9, atol=1e-12), name
+        assert evaluate(joint, data.x_test, data.y_test)[0] == pytest.approx(
+            histories[seed].test_loss[-1], rel=1e-9)
+    assert not torch.equal(models[0].head.weight, make(0).head.weight)  # treinou de fato
 
 
 def test_train_eval_size_measures_the_first_examples_only():

@@ -149,7 +149,15 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
 
 def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequence[int],
               config: TrainConfig | None = None) -> list[History]:
-    """Treina uma cópia de modelo por semente, todas juntas; devolve um histórico por semente.
+    """Treina uma cópia de modelo por semente, todas juntas; devolve um histórico por semente
+    (os modelos treinados, com ``fit_seed_models``)."""
+    return fit_seed_models(make_model, data, seeds, config)[0]
+
+
+def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequence[int],
+                    config: TrainConfig | None = None) -> tuple[list[History], list[nn.Module]]:
+    """Treina uma cópia de modelo por semente, todas juntas; devolve um histórico por semente e
+    os modelos treinados (os de ``make_model``, com os pesos e as estatísticas do fim do treino).
 
     A cópia ``i`` começa de ``make_model(seeds[i])`` e vê os minilotes na ordem da semente
     ``seeds[i]``: é o mesmo treino de ``fit(make_model(s), data, replace(config, seed=s))``,
@@ -219,5 +227,14 @@ def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequ
             alive[i] = bool(torch.isfinite(total_loss[i]))
         if not any(alive):
             break
-    return histories
+    _unstack_into(models, params | buffers)
+    return histories, models
+
+
+def _unstack_into(models: Sequence[nn.Module], stacked: dict[str, torch.Tensor]) -> None:
+    """Copia a fatia ``i`` de cada tensor empilhado, (S, ...), para o modelo ``i``."""
+    with torch.no_grad():
+        for i, model in enumerate(models):
+            for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+                tensor.copy_(stacked[name][i])
 
