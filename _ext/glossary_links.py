@@ -16,6 +16,7 @@ ficam em ``AMBIGUOUS`` e só viram link quando o texto usa ``{term}`` explicitam
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,12 @@ def plural(term: str) -> str:
             break
         words[i] = _plural_word(word)
     return " ".join(words)
+
+
+@lru_cache(maxsize=1)
+def _patterns_of(markdown: str) -> list[tuple[str, re.Pattern[str]]]:
+    """Os padrões do glossário, compilados uma vez por construção (não uma por capítulo)."""
+    return term_patterns(glossary_terms(markdown))
 
 
 def term_patterns(terms: list[str]) -> list[tuple[str, re.Pattern[str]]]:
@@ -155,7 +162,7 @@ def _on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         return
     path = Path(app.srcdir, GLOSSARY + ".md")
     app.env.note_dependency(str(path))  # glossário mudou → capítulos relidos
-    link_first_uses(doctree, term_patterns(glossary_terms(path.read_text(encoding="utf-8"))))
+    link_first_uses(doctree, _patterns_of(path.read_text(encoding="utf-8")))
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

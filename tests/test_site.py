@@ -135,14 +135,19 @@ def test_the_interface_is_in_portuguese(built_site):
         assert text in chapter, text
 
 
+def _load_extension(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "_ext" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_api_reference_documents_what_each_chapter_imports(built_site):
     """A referência do pacote tem uma entrada (com o link para o código-fonte) para cada nome de
     ``residuais`` que cada capítulo importa, sob o primeiro capítulo que o usa."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("api_pages", ROOT / "_ext" / "api_pages.py")
-    api_pages = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(api_pages)
+    api_pages = _load_extension("api_pages")
     html, _ = built_site
     page = (html / "book" / "api.html").read_text(encoding="utf-8")
     names = {n for nb in chapter_notebooks() for n in api_pages.chapter_imports(nb)}
@@ -153,15 +158,6 @@ def test_api_reference_documents_what_each_chapter_imports(built_site):
     for notebook in chapter_notebooks():
         assert f'href="{notebook.stem}.html' in page
     assert (html / "_modules" / "residuais" / "train.html").exists()
-
-
-def _load_extension(name: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "_ext" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_diagram_is_in_a_chapter_with_alt_text_and_a_reference(built_site):
@@ -204,6 +200,7 @@ def test_first_use_of_each_glossary_term_links_to_its_entry(built_site):
     assert len(entries) >= 80
     for dd in glossary.select("dl.glossary dd"):
         assert dd.find("em"), f"entrada sem o termo em inglês: {dd.get_text()[:60]}"
+    keys = [links.search_key(term) for term in entries.values()]
     checked = 0
     for notebook in chapter_notebooks():
         article = BeautifulSoup((html / "book" / f"{notebook.stem}.html").read_text(
@@ -215,7 +212,6 @@ def test_first_use_of_each_glossary_term_links_to_its_entry(built_site):
                                      "h1, h2, h3, h4, script"):
             hidden.decompose()
         prose = " ".join(p.get_text(" ") for p in article.select("p, li"))
-        keys = [links.search_key(term) for term in entries.values()]
         for anchor_id, term in entries.items():
             key = links.search_key(term)
             if key.lower() in links.AMBIGUOUS:
