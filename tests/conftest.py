@@ -60,6 +60,7 @@ LANES = {
     "test_browser": "browser",
     "test_pdf": "browser",
     "test_coursework": "grading",
+    "test_grading": "grading",
 }
 
 

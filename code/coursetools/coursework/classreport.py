@@ -4,7 +4,8 @@ idênticas entre estudantes, a planilha para importar no Moodle e o .zip das dev
 A planilha do Moodle segue o importador da “planilha de avaliação” da tarefa
 (``mod/assign/feedback/offline/importgradeslib.php``): ele procura, pelo título, as colunas
 do identificador (“Participante” seguido do número), da nota e da última modificação da nota,
-com os títulos no idioma da interface do Moodle de quem importa.
+com os títulos no idioma da interface do Moodle de quem importa, e a data no formato ISO
+(``AAAA-MM-DD HH:MM``), que o ``strtotime`` do PHP lê sem ambiguidade.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ MOODLE_HEADERS = {
            "max": "Maximum grade", "modified": "Last modified (grade)",
            "comments": "Feedback comments"},
 }
+
+
+# A data da última modificação: o importador a lê com o ``strtotime`` do PHP, que lê “05/03/2025”
+# como mês/dia (5 de março vira 3 de maio, e “13/03” não é data); a forma ISO é a única sem
+# ambiguidade, e vale com a interface em qualquer idioma.
+MOODLE_DATE = "%Y-%m-%d %H:%M"
 
 
 def write_class_outputs(rows: Sequence[Result], chapters: dict[str, Chapter], out: Path,
@@ -99,7 +106,7 @@ def write_moodle(rows: Sequence[Result], path: Path, language: str) -> None:
     for r in rows:
         if r.participant and (r.participant not in best or r.total > best[r.participant].total):
             best[r.participant] = r
-    now = time.strftime("%d/%m/%Y %H:%M" if language == "pt_br" else "%A, %d %B %Y, %I:%M %p")
+    now = time.strftime(MOODLE_DATE)
     table = [[h["id"], h["name"], h["grade"], h["max"], h["modified"], h["comments"]]]
     for participant, r in sorted(best.items(), key=lambda item: int(item[0])):
         comment = f"{r.submission}: {r.status}; {r.message.splitlines()[0] if r.message else ''}"

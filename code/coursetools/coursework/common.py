@@ -36,6 +36,7 @@ UNKNOWN_CHAPTER = "capítulo desconhecido"
 TIMED_OUT = "tempo esgotado"
 GRADER_ERROR = "erro na correção"
 TAMPERED = "entrega alterada durante a correção"
+STATUSES = (GRADED, NOT_NOTEBOOK, CORRUPTED, UNKNOWN_CHAPTER, TIMED_OUT, GRADER_ERROR, TAMPERED)
 
 COMMAND = "python -m coursetools.coursework"  # como se chama a linha de comando
 

@@ -11,6 +11,10 @@ duas caixas de areia (``sandbox``), uma depois da outra:
 Cada resultado vira uma linha da planilha assim que sai (``gradebook``); no fim, o resumo da
 turma (``classreport``). A pasta de trabalho (``.trabalho``, dentro da pasta de resultados) é
 apagada no começo e no fim, também se a correção for interrompida.
+
+Interrompida (Ctrl-C, SIGTERM) ou parada por um erro (a liberação mudou), a correção não espera
+as entregas da fila: elas são canceladas, as caixas em andamento são encerradas, e só fica na
+planilha o que já tinha terminado.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import queue
 import shutil
 import signal
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +80,12 @@ class _Context:
     tools: Path
     options: Options
     boxes: queue.Queue  # as caixas livres, uma por correção paralela (cada uma, um usuário)
+    workdir: Path  # a pasta de trabalho (``.trabalho``)
+    stop: threading.Event  # sinal para não abrir mais nenhuma caixa (correção interrompida)
+
+
+class _Stopped(Exception):
+    """A correção foi interrompida: a entrega em andamento é abandonada, sem virar linha."""
 
 
 def grade(source: Path, release_dir: Path, out: Path | None = None,
@@ -94,20 +106,26 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
         release = graders.load(release_dir, workdir)
         book = Gradebook(out, release.chapters)
         submissions, _ = collect(source, workdir / "entregas")
-        context = _Context(release, _tools(workdir), options, boxes)
+        context = _Context(release, _tools(workdir), options, boxes, workdir,
+                           threading.Event())
         settings = "ocultos-sem-mensagem" if options.hide_hidden else ""
         todo = [s for s in submissions if options.redo
                 or book.previous(s.key, s.digest, release.digest, settings) is None]
         if len(todo) < len(submissions):
             log(f"  {len(submissions) - len(todo)} entrega(s) já corrigida(s), sem mudança: "
                 "mantidas (use --refazer para corrigir de novo).")
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_grade_one, s, context, settings) for s in todo]
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        futures = [pool.submit(_grade_one, s, context, settings) for s in todo]
+        try:
             for future in as_completed(futures):
                 result = future.result()
                 book.record(result)
                 log(f"  {result.submission}: {report.score_text(result)} — {result.status} "
                     f"({result.seconds:.1f} s)")
+        except BaseException:
+            _stop(pool, futures, context.stop)
+            raise
+        pool.shutdown()
         book.refresh_feedback()
         write_class_outputs(book.rows(), release.chapters, out, options.language)
     return [book.results[s.key] for s in submissions]
@@ -133,6 +151,33 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit("correção interrompida (SIGTERM)")
 
 
+def _stop(pool: ThreadPoolExecutor, futures: list[Future], stop: threading.Event) -> None:
+    """Para a correção sem esperar a fila: cancela as entregas que não começaram, encerra as
+    caixas em andamento (nenhuma caixa nova é aberta) e espera só as threads terminarem."""
+    stop.set()
+    pool.shutdown(wait=False, cancel_futures=True)
+    while not all(f.done() for f in futures):
+        _kill_boxes()
+        wait(futures, timeout=0.2)
+
+
+def _kill_boxes() -> None:
+    """Encerra as caixas em andamento: os processos filhos desta correção que abriram uma
+    sessão própria (``Sandbox.run`` abre cada caixa assim), com todo o seu grupo."""
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent, session = int(entry.name), int(fields[1]), int(fields[3])
+        if parent == me and session == pid:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
+
 def _tools(workdir: Path) -> Path:
     """Copia os scripts da caixa para uma pasta da correção, que é a única montada deles."""
     folder = workdir / "ferramentas"
@@ -149,15 +194,17 @@ def _grade_one(submission: Submission, context: _Context, settings: str) -> Resu
     (exceto a liberação alterada, que para tudo)."""
     start = time.perf_counter()
     box = context.boxes.get()
+    scratch = Path(tempfile.mkdtemp(prefix="entrega-", dir=context.workdir))
     try:
-        result = _grade_file(submission, context, box)
-    except CourseworkError:
+        result = _grade_file(submission, context, box, scratch)
+    except (CourseworkError, _Stopped):
         raise
     except Exception as exc:
         result = Result(submission.key, GRADER_ERROR,
                         f"Erro inesperado na correção: {type(exc).__name__}: {exc}")
     finally:
         context.boxes.put(box)
+        shutil.rmtree(scratch, ignore_errors=True)
     result.seconds = time.perf_counter() - start
     result.participant, result.student = submission.participant, submission.student
     result.digest, result.release = submission.digest, context.release.digest
@@ -165,7 +212,22 @@ def _grade_one(submission: Submission, context: _Context, settings: str) -> Resu
     return result
 
 
-def _grade_file(submission: Submission, context: _Context, box: Sandbox) -> Result:
+def _run(box: Sandbox, context: _Context, scratch: Path, argv: list[str], job: dict[str, Any],
+         limits: Limits, extra: list[Path], env: dict[str, str]) -> Any:
+    """Roda um script numa caixa, se a correção não foi interrompida. Sem isolamento, a pasta
+    temporária (``TMPDIR``) é a pasta própria da entrega, dentro de ``.trabalho``."""
+    if context.stop.is_set():
+        raise _Stopped
+    if not context.options.isolated:
+        env = {**env, "TMPDIR": str(scratch)}
+    outcome = box.run(argv, json.dumps(job).encode(), limits, extra, env)
+    if context.stop.is_set():
+        raise _Stopped
+    return outcome
+
+
+def _grade_file(submission: Submission, context: _Context, box: Sandbox,
+                scratch: Path) -> Result:
     data = submission.path.read_bytes() if submission.path.is_file() else b""
     if digest(data) != submission.digest:
         return Result(submission.key, TAMPERED, "O arquivo mudou entre a leitura e a correção; "
@@ -186,11 +248,11 @@ def _grade_file(submission: Submission, context: _Context, box: Sandbox) -> Resu
     result.warnings += structure_warnings(notebook, chapter)
     found = answers.answers(notebook, chapter, grader.distributed)
     result.fingerprints = {q: a.fingerprint for q, a in found.items()}
-    scored = _score(found, grader, context, box, result)
+    scored = _score(found, grader, context, box, scratch, result)
     if scored is not None:
         _mark_failure(result, scored, context.options.timeout)
         return result
-    _diagnose(notebook, chapter.name, context, box, result)
+    _diagnose(notebook, chapter.name, context, box, scratch, result)
     result.message = _summary(result, chapter)
     return result
 
@@ -213,7 +275,7 @@ def _recognition_warnings(submission: Submission, how: str) -> list[str]:
 
 
 def _score(found: dict[str, answers.Answer], grader: graders.ChapterGrader,
-           context: _Context, box: Sandbox, result: Result) -> str | None:
+           context: _Context, box: Sandbox, scratch: Path, result: Result) -> str | None:
     """Os pontos de cada exercício, do avaliador; ``None`` se deu certo, senão o motivo."""
     options = context.options
     runnable = [q for q in grader.chapter.questions if not found[q.name].findings]
@@ -231,9 +293,9 @@ def _score(found: dict[str, answers.Answer], grader: graders.ChapterGrader,
                           "cases": [c.code for c in grader.tests.get(q.name, [])]}
                          for q in runnable]}
     limits = Limits(seconds=options.timeout, memory=SCORER_MEMORY)
-    outcome = box.run([sys.executable, "-I", str(context.tools / "scorer.py")],
-                      json.dumps(job).encode(), limits, [context.tools, grader.hidden_dir],
-                      {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+    outcome = _run(box, context, scratch, [sys.executable, "-I", str(context.tools / "scorer.py")],
+                   job, limits, [context.tools, grader.hidden_dir],
+                   {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
     result.log += _log_block("avaliador", outcome)
     entries = _parse_lines(outcome.stdout)
     result.log += "".join(f"   {name}: {entry.get('seconds', '?')} s {entry.get('error') or ''}\n"
@@ -276,7 +338,7 @@ def _question_lines(q: Any, entry: dict[str, Any] | None, cases: list[graders.Ca
     verdict = "✓" if score >= q.points else "✗"
     lines = [f"{verdict} {q.name}: {score:g} de {q.points:g} pontos"]
     if entry.get("load_error"):
-        lines.append(f"    a célula da resposta levantou {entry['load_error']} ao ser carregada")
+        lines.append(f"    {report.load_error_text(str(entry['load_error']))}")
     for number, (case, ok) in enumerate(zip(cases, passed, strict=False), start=1):
         message = outcomes[number - 1].get("message", "") if number <= len(outcomes) else ""
         if not ok and q.name not in result.failures:
@@ -327,16 +389,16 @@ def _mark_failure(result: Result, reason: str, timeout: float) -> None:
 
 
 def _diagnose(notebook: dict[str, Any], chapter: str, context: _Context, box: Sandbox,
-              result: Result) -> None:
+              scratch: Path, result: Result) -> None:
     """Roda o notebook inteiro na caixa e transforma os erros das células em avisos."""
     copy, notes = notebooks.prepare_copy(notebook, chapter)
     result.warnings += notes
     job = {"notebook": copy, "cell_timeout": context.options.cell_timeout}
     limits = Limits(seconds=context.options.timeout)
-    outcome = box.run([sys.executable, "-I", str(context.tools / "runner.py")],
-                      json.dumps(job).encode(), limits, [context.tools],
-                      {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
-                       "MKL_NUM_THREADS": "1"})
+    outcome = _run(box, context, scratch, [sys.executable, "-I", str(context.tools / "runner.py")],
+                   job, limits, [context.tools],
+                   {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1"})
     result.log += _log_block("diagnóstico", outcome)
     if outcome.timed_out:
         result.warnings.append(f"A execução completa do notebook passou de "

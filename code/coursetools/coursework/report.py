@@ -4,12 +4,26 @@ cada caso de teste que falhou, tirada da saída do doctest) e a nota com os ajus
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from coursetools.coursework.common import GRADED, Result
 from coursetools.coursework.manifest import Chapter
 from residuais.checks.display import failure_reason
 
-__all__ = ["adjusted", "failure_reason", "feedback_text", "score_text"]
+__all__ = ["adjusted", "failure_reason", "feedback_text", "load_error_text", "score_text"]
+
+
+def load_error_text(error: str) -> str:
+    """A linha da devolutiva para a resposta que levantou uma exceção ao ser carregada (``error``
+    é “Tipo: mensagem”, do avaliador): o enquadramento em português e, para o nome não definido,
+    também a explicação."""
+    kind, _, text = error.partition(":")
+    text = text.strip().splitlines()[0][:300] if text.strip() else ""
+    missing = re.fullmatch(r"name '([^']+)' is not defined", text)
+    if kind == "NameError" and missing:
+        text = f"`{missing.group(1)}` não está definido"
+    detail = f"{kind}: {text}" if text else kind
+    return f"erro ao carregar a resposta (a célula da resposta levantou uma exceção): {detail}"
 
 
 def score_text(result: Result) -> str:

@@ -6,12 +6,19 @@ o notebook (já preparado pelo corretor) da entrada padrão, executa-o num kerne
 padrão, em JSON, os erros de cada célula. Nenhum ponto sai daqui: a nota vem do avaliador
 (``scorer.py``), que roda noutra caixa. Um arquivo de inicialização do IPython interrompe, com
 ``TimeoutError``, a célula que passar do limite, e a execução continua.
+
+Tudo o que a execução escreve fica numa pasta própria, criada dentro da pasta temporária
+(``TMPDIR``: na caixa, a pasta de trabalho em memória; sem isolamento, a pasta da entrega dentro
+de ``.trabalho``): ela é o ``HOME``, a pasta do IPython (``IPYTHONDIR``, com o arquivo de
+inicialização), as pastas de configuração e de cache e a pasta em que o notebook roda. Assim,
+nem sem isolamento a correção escreve no ``HOME`` do professor.
 """
 
 import ctypes
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 PR_SET_DUMPABLE = 4
@@ -60,16 +67,32 @@ def errors(notebook):
     return found
 
 
+def private_home():
+    """Cria a pasta própria desta execução dentro de ``TMPDIR`` e a torna o ``HOME``, a pasta
+    do IPython, a do Jupyter, a do matplotlib, as pastas XDG e a pasta atual (o kernel herda
+    tudo isso)."""
+    home = Path(tempfile.mkdtemp(prefix="diagnostico-")).resolve()
+    os.environ["HOME"] = str(home)
+    os.environ["IPYTHONDIR"] = str(home / ".ipython")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(home / ".jupyter" / "runtime")
+    os.environ["MPLCONFIGDIR"] = str(home / ".config" / "matplotlib")
+    for name, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
+                         ("XDG_DATA_HOME", ".local/share")):
+        os.environ[name] = str(home / folder)
+    os.environ.pop("XDG_RUNTIME_DIR", None)
+    os.chdir(home)
+    return home
+
+
 def main():
     job = json.loads(sys.stdin.buffer.read())
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    home = Path(os.environ.get("HOME", "/tmp"))
+    home = private_home()
     startup = home / ".ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
+    startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-corretor.py").write_text(KERNEL_STARTUP.format(limit=job["cell_timeout"]),
                                             encoding="utf-8")
-    os.environ["IPYTHONDIR"] = str(home / ".ipython")
     sys.modules.setdefault("rfc3987_syntax", None)  # importação lenta e inútil aqui
 
     import nbformat

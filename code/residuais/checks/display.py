@@ -29,7 +29,38 @@ def failure_reason(message: str) -> str:
     if "Expected:" in lines or "Expected nothing" in lines:
         return ("A verificação produziu uma saída inesperada (a resposta imprime algo ao ser "
                 "chamada?).")
-    return message.strip() or "O teste não passou."
+    return _failed_case(lines)
+
+
+# os títulos do relatório do doctest, traduzidos; as linhas sem tradução são omitidas
+_DOCTEST_HEADINGS = {"Failed example:": "exemplo:", "Expected:": "esperado:",
+                     "Expected nothing": "esperado: nada", "Got:": "obtido:",
+                     "Got nothing": "obtido: nada"}
+
+
+def _failed_case(lines: list[str]) -> str:
+    """Um caso que falhou sem exceção nem saída inesperada (saída cortada, formato
+    desconhecido): “O caso de teste falhou” e o que interessa do relatório do doctest, com os
+    títulos em português; sem o cabeçalho do otter nem o passo a passo (“Trying:”)."""
+    kept, skipping = [], False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(("❌", "✅")) or set(stripped) == {"*"}:
+            continue
+        if stripped in ("Trying:", "Expecting:", "Expecting nothing"):
+            skipping = True
+            continue
+        if stripped in _DOCTEST_HEADINGS:
+            skipping = False
+            kept.append(_DOCTEST_HEADINGS[stripped])
+            continue
+        if re.match(r"(Line \d+|File .*, line \d+), in ", stripped) or (skipping
+                                                                     and line[:1] == " "):
+            continue
+        skipping = False
+        if stripped:
+            kept.append(line)
+    return "\n".join(["O caso de teste falhou:", *kept]) if kept else "O caso de teste falhou."
 
 
 def _raised_exception(lines: list[str]) -> str | None:
