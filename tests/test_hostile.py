@@ -216,6 +216,59 @@ def autocorrelation(g, lag):
 """
 
 
+# ataques na própria célula de resposta do exercício 1, que chegam ao avaliador (a resposta
+# devolve 0,0, errado, e tenta passar assim mesmo); os outros exercícios têm a resposta certa
+FORGED_RESULT = ('{"name": "q1_autocorrelacao", "load_error": null, "cases": ['
+                 + ", ".join(['{"passed": true, "message": "ok"}'] * 8) + "]}")
+SCORER_ATTACKS = {
+    # desliga a verificação por um caminho de atributos (sem importar residuais.checks)
+    "desliga_fail.ipynb": """
+import torch, residuais
+core = residuais.checks.core
+core.fail = lambda *a, **k: None
+def autocorrelation(g, lag):
+    return 0.0
+""",
+    # chega ao os por um atributo do torch e escreve o resultado forjado no cano do avaliador
+    "forja_por_os.ipynb": f"""
+import torch
+o = torch.serialization.os
+def forge():
+    for fd in range(3, 64):
+        try:
+            o.write(fd, {FORGED_RESULT!r}.encode())
+        except OSError:
+            pass
+    o._exit(0)
+done = forge()
+def autocorrelation(g, lag):
+    return 0.0
+""",
+    # o mesmo resultado forjado, pelo caminho /proc/self/fd/N, sem o os
+    "forja_por_arquivo.ipynb": f"""
+import numpy as np
+def forge():
+    for fd in range(3, 64):
+        try:
+            np.savetxt(f"/proc/self/fd/{{fd}}", [], header={FORGED_RESULT!r}, comments="")
+        except Exception:
+            pass
+done = forge()
+def autocorrelation(g, lag):
+    return 0.0
+""",
+    # troca um método do tensor por um apelido da classe
+    "remenda_tensor.ipynb": """
+import torch
+def autocorrelation(g, lag):
+    Tensor = torch.Tensor
+    Tensor.item = lambda self: 0.0
+    Tensor.__float__ = lambda self: 0.0
+    return 0.0
+""",
+}
+
+
 @pytest.fixture(scope="module")
 def hostile(release, tmp_path_factory):
     """Corrige numa passada as entregas hostis e a vítima; devolve o que os testes conferem."""
@@ -260,6 +313,10 @@ def hostile(release, tmp_path_factory):
     sneaky = _filled(release)
     sneaky["cells"][_answer_index(sneaky, "q1_autocorrelacao")]["source"] = INTROSPECTION
     _save(sneaky, folder / "atalho_introspeccao.ipynb")
+    for name, source in SCORER_ATTACKS.items():
+        attacker = _filled(release)
+        attacker["cells"][_answer_index(attacker, "q1_autocorrelacao")]["source"] = source
+        _save(attacker, folder / name)
 
     before = {"turma": _digest(folder), "liberacao": _digest(release),
               "files": sorted(p.name for p in folder.iterdir())}
@@ -341,6 +398,16 @@ def test_an_answer_that_inspects_the_grader_scores_zero_and_is_flagged(hostile):
     assert "inspect" in row["revisar"] and "f_back" in row["revisar"]
     text = _feedback(hostile, "atalho_introspeccao.ipynb")
     assert "o professor vai revisar" in text
+
+
+@pytest.mark.parametrize("name", sorted(SCORER_ATTACKS))
+def test_answers_that_attack_the_scorer_score_zero_there(hostile, name):
+    """Desligar a verificação, forjar o resultado (pelo os ou por /proc/self/fd) ou remendar o
+    tensor, dentro da resposta: o exercício 1 fica com zero; os outros, com os pontos deles."""
+    row = hostile["rows"][name]
+    text = _feedback(hostile, name)
+    assert float(row["q1_autocorrelacao"]) == 0, text
+    assert float(row["total"]) == 8, text
 
 
 def test_feedback_has_no_teacher_log(hostile):

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
+import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,11 @@ FORBIDDEN_ATTRIBUTES = frozenset({
 # da própria resposta (``self.peso = ...``, ``conv.weight.data = ...``) é normal.
 MODULE_NAMES = ALLOWED_MODULES | {"nn", "F", "np", "plt", "checks", "builtins", "sys", "os",
                                   "otter", "ocultos", "inspect", "doctest", "linecache"}
+# nomes que, na raiz de uma cadeia de atributos, são o módulo (por convenção ou por serem o
+# próprio nome do módulo): ``torch.serialization.os`` é resolvida a partir de ``torch``
+CONVENTIONAL_ALIASES = {"np": "numpy", "nn": "torch.nn", "F": "torch.nn.functional"}
+# usados como valor (``T = torch``), dariam outro nome ao módulo, fora do alcance da inspeção
+MODULE_VALUES = frozenset({"torch", "numpy", "np", "nn", "F", "residuais", "einops"})
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 ANSWER_STATEMENTS = (*DEFINITIONS, ast.Assign, ast.AnnAssign)
 
@@ -202,17 +209,72 @@ def inspect_code(nodes: Sequence[ast.AST]) -> list[str]:
     """O que, no código, uma resposta não deve usar, descrito em português."""
     findings = set()
     for tree in nodes:
+        chain_roots = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+                    if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         for node in ast.walk(tree):
             findings |= _node_findings(node)
+            if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+                    and id(node) not in chain_roots and node.id in MODULE_VALUES | imported
+                    and isinstance(_module_named(node.id), types.ModuleType)):
+                findings.add(f"usa o módulo `{node.id}` como valor")
     return sorted(findings)
+
+
+def _module_named(name: str) -> object:
+    """O módulo que ``name`` nomeia na raiz de uma cadeia (``np`` → numpy), se for um dos
+    permitidos e estiver instalado; senão ``None``."""
+    module = CONVENTIONAL_ALIASES.get(name, name)
+    if not _allowed_module(module):
+        return None
+    try:
+        return importlib.import_module(module)
+    except Exception:  # não instalado, ou não é módulo: nada a resolver
+        return None
+
+
+def _chain_findings(node: ast.Attribute) -> set[str]:
+    """Segue ``a.b.c`` pelos módulos de verdade: chegar a um módulo não permitido por um
+    atributo (``torch.serialization.os``, ``residuais.checks.core``) é como importá-lo."""
+    parts = []
+    root: ast.AST = node
+    while isinstance(root, ast.Attribute):
+        parts.append(root.attr)
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return set()
+    value = _module_named(root.id)
+    for part in reversed(parts):
+        if not isinstance(value, types.ModuleType):
+            return set()
+        value = getattr(value, part, None)
+        if isinstance(value, types.ModuleType) and not _allowed_module(value.__name__):
+            return {f"chega ao módulo `{value.__name__}` por `{ast.unparse(node)}`"}
+    return set()
+
+
+def _import_from_findings(node: ast.ImportFrom) -> set[str]:
+    """``from m import a``: ``m`` e também cada ``m.a`` têm de ser permitidos
+    (``from residuais import checks``; ``from torch.serialization import os``)."""
+    module = "." * node.level + (node.module or "")
+    if node.level or not _allowed_module(module):
+        return {f"importa `{module}`"}
+    found = set()
+    for alias in node.names:
+        value = getattr(_module_named(module), alias.name, None)
+        inner = value.__name__ if isinstance(value, types.ModuleType) else ""
+        if not _allowed_module(f"{module}.{alias.name}") or (inner and not _allowed_module(inner)):
+            found.add(f"importa `{inner or module + '.' + alias.name}`")
+    return found
 
 
 def _node_findings(node: ast.AST) -> set[str]:
     if isinstance(node, ast.Import):
         return {f"importa `{a.name}`" for a in node.names if not _allowed_module(a.name)}
     if isinstance(node, ast.ImportFrom):
-        module = "." * node.level + (node.module or "")
-        return set() if node.level == 0 and _allowed_module(module) else {f"importa `{module}`"}
+        return _import_from_findings(node)
+    if isinstance(node, ast.Attribute) and (found := _chain_findings(node)):
+        return found
     if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
         return {f"usa `{node.id}`"}
     if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):

@@ -330,6 +330,8 @@ def _question_lines(q: Any, entry: dict[str, Any] | None, cases: list[graders.Ca
     if entry is None or entry.get("error"):
         reason = _question_error(entry, options.cell_timeout)
         result.failures[q.name] = reason
+        if entry is not None and entry.get("error") == "alterou":
+            result.review.append(f"{q.name}: {reason}. Ficou com 0 até o professor revisar.")
         return f"✗ {q.name}: 0 de {q.points:g} pontos — {reason}"
     outcomes = entry.get("cases", [])
     passed = [bool(o.get("passed")) for o in outcomes] + [False] * (len(cases) - len(outcomes))
@@ -355,6 +357,11 @@ def _question_error(entry: dict[str, Any] | None, cell_timeout: float) -> str:
     if kind == "morreu":
         return ("o processo que corrigia este exercício morreu (a resposta encerra o Python "
                 "ou esgota a memória?)")
+    if kind == "alterou":
+        changed = ", ".join(f"`{name}`" for name in entry.get("changed", [])[:5]
+                            if isinstance(name, str))
+        return (f"a resposta trocou funções da biblioteca ou da correção ({changed}), o que "
+                "muda o que o teste mede")
     return "o teste não foi executado"
 
 

@@ -1,0 +1,195 @@
+"""O avaliador (``scorer.py``) contra respostas que atacam a própria correção.
+
+Aqui o avaliador roda fora da caixa de areia (a caixa tem os seus testes em test_sandbox.py e
+test_hostile.py): o que se confere é a defesa que ele mesmo tem, dentro do processo em que o
+código do estudante roda — o filtro seccomp e a conferência do ambiente depois dos casos — e a
+inspeção das respostas (``answers``), que nem deixa chegar a ele o que já se reconhece no código.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from coursetools.coursework import answers, graders, notebooks
+from coursetools.editions import ensure_release
+
+CHAPTER = "01_processamento_sequencial"
+SCORER = ROOT / "code" / "coursetools" / "coursework" / "scorer.py"
+FORGED = '{"name": "q1_autocorrelacao", "load_error": null, "cases": [' + ", ".join(
+    ['{"passed": true, "message": "ok"}'] * 8) + "]}"
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory) -> graders.ChapterGrader:
+    base = tmp_path_factory.mktemp("avaliador")
+    release = ensure_release(ROOT, base / "liberacao", log=lambda _: 0)
+    return graders.load(release, base / "trabalho").graders[CHAPTER]
+
+
+def _notebook(grader: graders.ChapterGrader, q1_answer: str) -> dict:
+    """O notebook distribuído com ``q1_answer`` na célula de resposta do exercício 1."""
+    cells = [{"cell_type": "code", "source": code, "metadata": {}, "outputs": []}
+             for code in grader.distributed]
+    check = next(i for i, c in enumerate(cells) if "q1_autocorrelacao" in
+                 notebooks.CHECK_CALL.findall(c["source"]))
+    cells[check - 1]["source"] = q1_answer
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _score(grader: graders.ChapterGrader, q1_answer: str) -> tuple[dict, list[str]]:
+    """O resultado do exercício 1 no avaliador e o que a inspeção achou na resposta."""
+    found = answers.answers(_notebook(grader, q1_answer), grader.chapter, grader.distributed)
+    answer = found["q1_autocorrelacao"]
+    job = {"paths": [str(grader.hidden_dir)], "timeout": 60, "warm": list(grader.warm),
+           "questions": [{"name": "q1_autocorrelacao", "source": answer.source,
+                          "cases": [c.code for c in grader.tests["q1_autocorrelacao"]]}]}
+    done = subprocess.run([sys.executable, "-I", str(SCORER)], input=json.dumps(job).encode(),
+                          capture_output=True, timeout=300,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert lines[-1] == {"fim": True}, done.stderr.decode()[-2000:]
+    return lines[0], answer.findings
+
+
+def _passed(entry: dict) -> bool:
+    return not entry.get("error") and all(c["passed"] for c in entry["cases"])
+
+
+REFERENCE = '''
+import torch
+
+
+def autocorrelation(g, lag):
+    flat = g.flatten().double()
+    centered = flat - flat.mean()
+    if lag == 0:
+        return 1.0
+    num = (centered[:-lag] * centered[lag:]).sum()
+    return (num / (centered * centered).sum()).item()
+'''
+
+
+def test_a_correct_answer_passes_under_the_lock(grader):
+    """O filtro e a conferência não atrapalham uma resposta honesta."""
+    entry, findings = _score(grader, REFERENCE)
+    assert findings == []
+    assert _passed(entry), entry
+
+
+# cada ataque devolve 0,0 (errado) e tenta passar assim mesmo
+ATTACKS = {
+    # desliga a verificação por um caminho de atributos (sem importar residuais.checks)
+    "desliga_fail": '''
+import torch, residuais
+core = residuais.checks.core
+core.fail = lambda *a, **k: None
+def autocorrelation(g, lag):
+    return 0.0
+''',
+    # chega ao módulo os por um atributo do torch e escreve um resultado forjado no cano
+    "forja_por_os": f'''
+import torch
+o = torch.serialization.os
+def forge():
+    for fd in range(3, 64):
+        try:
+            o.write(fd, {FORGED!r}.encode())
+        except OSError:
+            pass
+    o._exit(0)
+done = forge()
+def autocorrelation(g, lag):
+    return 0.0
+''',
+}
+
+# ataques que a inspeção não reconhece: a defesa é do avaliador em tempo de execução
+RUNTIME_ATTACKS = {
+    # escreve o resultado forjado pelo caminho /proc/self/fd/N, sem o módulo os
+    "forja_por_arquivo": f'''
+import numpy as np
+def forge():
+    for fd in range(3, 64):
+        try:
+            np.savetxt(f"/proc/self/fd/{{fd}}", [], header={FORGED!r}, comments="")
+        except Exception:
+            pass
+done = forge()
+def autocorrelation(g, lag):
+    return 0.0
+''',
+    # troca um método do tensor por um apelido da classe: a comparação passaria a mentir
+    "remenda_tensor": '''
+import torch
+def autocorrelation(g, lag):
+    Tensor = torch.Tensor
+    Tensor.item = lambda self: 0.0
+    Tensor.__float__ = lambda self: 0.0
+    return 0.0
+''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attacks_the_inspection_recognises_are_flagged(grader, name):
+    _, findings = _score(grader, ATTACKS[name])
+    assert findings, name
+
+
+@pytest.mark.parametrize("name", ["desliga_fail", *sorted(RUNTIME_ATTACKS)])
+def test_no_attack_passes_in_the_scorer_even_uninspected(grader, name, monkeypatch):
+    """Mesmo que a inspeção deixasse passar (aqui desligada), o avaliador não dá os pontos.
+    (Escrever direto no cano com ``os.write`` o avaliador não impede: quem barra é a inspeção,
+    que recusa chegar ao ``os`` por qualquer caminho.)"""
+    monkeypatch.setattr(answers, "inspect_code", lambda nodes: [])
+    entry, _ = _score(grader, (ATTACKS | RUNTIME_ATTACKS)[name])
+    assert not _passed(entry), entry
+
+
+def test_the_lock_refuses_to_write_files_and_run_programs(grader, tmp_path):
+    target = tmp_path / "escrito.txt"
+    entry, _ = _score(grader, f'''
+import numpy as np
+import torch
+def autocorrelation(g, lag):
+    np.savetxt({str(target)!r}, [1.0])
+    return 0.0
+''')
+    assert "Permission denied" in json.dumps(entry, ensure_ascii=False), entry
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("import torch\nT = torch\n", "usa o módulo `torch` como valor"),
+    ("from torch.serialization import os\n", "importa `os`"),
+    ("from residuais import checks\n", "importa `residuais.checks`"),
+    ("import torch.nn.functional as F\nx = F.torch.serialization.os\n", "chega ao módulo `os`"),
+    ("import torch\nx = torch.serialization.sys.modules\n", "chega ao módulo `sys`"),
+])
+def test_the_inspection_follows_attribute_chains_and_aliases(code, expected):
+    import ast
+    findings = answers.inspect_code([ast.parse(code)])
+    assert any(expected in f for f in findings), findings
+
+
+def test_the_inspection_leaves_ordinary_answers_alone():
+    import ast
+    code = """
+import torch
+import torch.nn.functional as F
+from torch import nn
+def f(x, layer: nn.Linear):
+    y = F.relu(layer(x)) + torch.nn.functional.gelu(x)
+    z = torch.linalg.norm(y) * torch.float64.itemsize
+    return torch.cat([y, x], dim=1), z, isinstance(layer, nn.Linear)
+"""
+    assert answers.inspect_code([ast.parse(code)]) == []
+
+
+def test_a_changed_environment_is_reported_by_name(grader):
+    entry, _ = _score(grader, RUNTIME_ATTACKS["remenda_tensor"])
+    assert entry.get("error") == "alterou"
+    assert any(name.endswith("Tensor.item") for name in entry["changed"]), entry
