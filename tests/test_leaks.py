@@ -237,11 +237,20 @@ def test_student_repository_has_no_solution_hidden_test_nor_instructor_path(stud
     assert _scan([p for p in files if p not in package], _needles(), dest) == []
     assert not (dest / "book" / "ocultos").exists() and not (dest / "code" / "coursetools").exists()
     assert "-e ./code" not in (dest / "requirements.txt").read_text(encoding="utf-8")
-    for path in files:
+    for path in files:  # nenhum caminho desta máquina (nem de uma pasta temporária)
         text = path.read_bytes().decode("utf-8", errors="ignore")
-        assert str(ROOT) not in text and "/root/" not in text, path
+        for machine_path in (str(ROOT), "/root/", "/opt/", "/tmp/", "/home/"):
+            assert machine_path not in text, (path, machine_path)
+    listed = (dest / studentrepo.MANIFEST).read_text(encoding="utf-8").splitlines()
+    assert sorted(p.relative_to(dest).as_posix() for p in files
+                  if p.name != studentrepo.MANIFEST) == [n for n in listed if n[0] != "#"]
+    binder = (dest / "binder" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert "-r ../requirements.txt" in binder and (dest / "requirements.txt").is_file()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in binder
+    assert (dest / "binder" / "runtime.txt").read_text(encoding="utf-8") == "python-3.11\n"
     readme = (dest / "README.md").read_text(encoding="utf-8")
-    for needed in ("make instalar", "make lab", "Colab", "## Entregar", "make test"):
+    for needed in ("make instalar", "make lab", "Colab", "## Entregar", "make test",
+                   "Source: GitHub Actions", ".venv\\Scripts\\python -m pip install"):
         assert needed in readme
 
 

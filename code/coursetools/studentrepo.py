@@ -5,11 +5,15 @@ Tem tudo o que o estudante usa e nada do professor: os capítulos como na ediç�
 saídas do livro nas outras células), as páginas do livro (o guia do professor inclusive: ele
 já é público no site e não traz solução de exercício de programação), o pacote
 ``residuais`` (só as verificações públicas), ``requirements.txt`` sem as ferramentas do
-professor, um README, um ``Makefile``, testes próprios (os capítulos rodam com as respostas em
-branco e as verificações falham com uma frase) e os fluxos que publicam o site.
+professor, um README, um ``Makefile``, a configuração do Binder, testes próprios (os capítulos
+rodam com as respostas em branco e as verificações falham com uma frase) e os fluxos que testam
+e publicam o site.
 
-Gerar de novo sobre a mesma pasta atualiza só o que mudou (e apaga o que deixou de existir),
-sem tocar em ``.git``: um ``git diff`` ali mostra só mudanças reais.
+A lista do que foi gerado fica no próprio repositório, em ``.arquivos-gerados``. Gerar de novo
+sobre a mesma pasta atualiza só o que mudou e apaga só o que foi gerado antes e deixou de ser
+produzido; o resto (``.git``, ``.venv``, ``node_modules``, ``_build``, arquivos que o professor
+acrescentou só lá, como uma licença) nunca é tocado: um ``git diff`` ali mostra só mudanças
+reais.
 
     python -m coursetools.studentrepo DESTINO        (make repositorio-estudante DEST=...)
 """
@@ -32,6 +36,37 @@ PACKAGE = "code/residuais"
 ROOT_FILES = ("pyproject.toml", "package.json", "package-lock.json")
 EXECUTABLE = (".ci/run",)
 SKIPPED_PARTS = ("__pycache__", ".ipynb_checkpoints")
+# a lista dos arquivos gerados, guardada no repositório dos estudantes (e no git dele)
+MANIFEST = ".arquivos-gerados"
+MANIFEST_HEADER = """\
+# Arquivos que o repositório do professor gerou aqui (make repositorio-estudante), um por linha.
+# Ao gerar de novo, só os desta lista que deixaram de ser produzidos são apagados; nada fora
+# dela (.venv, node_modules, _build, arquivos acrescentados à mão) é tocado. Não edite.
+"""
+# pacotes do lock que só as ferramentas do professor usam: testes do curso (nbval, navegador,
+# execução em paralelo), estilo e geração do lock. Cada um sai só se nada que fica depende dele
+# (as linhas ``# via`` do lock): o jupytext, por exemplo, fica enquanto o otter-grader o pedir.
+INSTRUCTOR_PACKAGES = ("selenium", "uv", "jupytext", "nbval", "pytest-xdist", "ruff")
+# quem pede um pacote no lock sem ser outro pacote do lock: a entrada do lock, o pacote do curso
+# (pelo extra de desenvolvimento) e o das ferramentas
+LOCK_ROOTS = ("-r requirements.in", "residuais", "residuais-ferramentas")
+EDITABLE_NAMES = {"-e .": "residuais", "-e ./code": "residuais-ferramentas"}
+REQUIREMENTS_HEADER = """\
+# As versões exatas de tudo o que o `make instalar` instala, dependências das dependências
+# inclusive. Este arquivo é gerado a partir do lock do repositório do professor (feito com o
+# `uv pip compile`), sem os pacotes que só as ferramentas do professor usam: não o edite à mão,
+# porque a próxima geração o sobrescreve. O PyTorch é a versão para CPU (`+cpu`), que não está
+# no PyPI: o `make instalar` e o binder/requirements.txt acrescentam o índice do PyTorch
+# (https://download.pytorch.org/whl/cpu). Cada comentário `# via` diz quem pede o pacote.
+"""
+PYPROJECT_HEADER = """\
+# O pacote do curso, `residuais`: o que os capítulos importam. Este arquivo é gerado a partir do
+# repositório do professor, junto com o resto deste repositório.
+#
+# As dependências são faixas compatíveis: instalar `residuais` num ambiente que já tem um PyTorch
+# recente (um notebook na nuvem, um laboratório) não reinstala o PyTorch. As versões exatas que o
+# `make instalar` e a CI instalam estão em requirements.txt.
+"""
 
 
 def generate(root: Path, dest: Path, release_dir: Path | None = None,
@@ -75,17 +110,65 @@ def _kept(relative: str) -> bool:
 
 
 def _student_pyproject(text: str) -> str:
-    """O ``pyproject.toml`` do pacote, com o pytest dos testes do repositório dos estudantes."""
+    """O ``pyproject.toml`` do pacote, com o pytest dos testes do repositório dos estudantes e
+    sem as menções às ferramentas do professor."""
+    text = PYPROJECT_HEADER + re.sub(r"\A(?:#.*\n)+", "", text)
+    text = re.sub(r"^# desenvolver o curso.*\ndev = \[\n(?:.*\n)*?\]\n",
+                  "# conferir este repositório (make test): os testes dos capítulos\n"
+                  'dev = ["pytest>=8"]\n', text, flags=re.M)
+    text = re.sub(r'^known-first-party = .*$', 'known-first-party = ["residuais"]', text,
+                  flags=re.M)
     text = re.sub(r'^testpaths = .*$', 'testpaths = ["tests"]', text, flags=re.M)
     text = re.sub(r'^addopts = .*$', 'addopts = "-p no:cacheprovider"', text, flags=re.M)
     text = re.sub(r"^markers = \[\n(?:.*\n)*?\]\n", "", text, flags=re.M)
     return re.sub(r"^# As faixas de testes.*\n(?:#.*\n)*", "", text, flags=re.M)
 
 
+def _parse_lock(text: str) -> list[tuple[str, str, list[str]]]:
+    """As entradas de um lock do ``uv pip compile``: (nome, linha do requisito, quem o pede)."""
+    entries: list[tuple[str, str, list[str]]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not line.startswith((" ", "#")):
+            name = EDITABLE_NAMES.get(stripped) or re.split(r"[=<>!~\[; ]", stripped)[0]
+            entries.append((name.lower().replace("_", "-"), stripped, []))
+        elif line.startswith(" ") and entries:
+            via = re.sub(r"^#\s*(via\b)?\s*", "", stripped)
+            if via:
+                entries[-1][2].append(via)
+    return entries
+
+
 def _student_requirements(path: Path) -> str:
-    """O lock sem as ferramentas do professor (``-e ./code``)."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip() != "-e ./code"]
+    """O lock sem as ferramentas do professor: sem ``-e ./code``, sem os pacotes que só elas
+    usam (e que nada que fica pede) e sem as menções à entrada do lock, que não vai junto."""
+    entries = _parse_lock(path.read_text(encoding="utf-8"))
+    dropped = {"residuais-ferramentas"}
+    changed = True
+    while changed:
+        changed = False
+        for name, _, vias in entries:
+            if name in dropped:
+                continue
+            if name in INSTRUCTOR_PACKAGES:
+                needed = [v for v in vias if v not in LOCK_ROOTS and v not in dropped]
+            else:
+                needed = [v for v in vias if v not in dropped]
+            if not needed and (name in INSTRUCTOR_PACKAGES or vias):
+                dropped.add(name)
+                changed = True
+    lines = [REQUIREMENTS_HEADER.rstrip("\n")]
+    for name, requirement, vias in entries:
+        if name in dropped:
+            continue
+        lines.append(requirement)
+        vias = [v for v in vias if v not in dropped and v != "-r requirements.in"]
+        if len(vias) == 1:
+            lines.append(f"    # via {vias[0]}")
+        elif vias:
+            lines += ["    # via"] + [f"    #   {v}" for v in vias]
     return "\n".join(lines) + "\n"
 
 
@@ -101,19 +184,40 @@ def _placeholders(root: Path) -> dict[str, str]:
     return {"versao": __version__, "site": site}
 
 
+def _previously_generated(dest: Path) -> list[str]:
+    """Os arquivos que a geração anterior escreveu em ``dest`` (a lista ``MANIFEST``); nenhum se
+    ela não existe. Linhas que sairiam da pasta ou entrariam no ``.git`` são ignoradas."""
+    manifest = dest / MANIFEST
+    if not manifest.is_file():
+        return []
+    names = []
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        name = line.strip()
+        parts = name.split("/")
+        if (name and not name.startswith("#") and not name.startswith("/")
+                and ".." not in parts and parts[0] != ".git"):
+            names.append(name)
+    return names
+
+
 def _sync(files: dict[str, bytes], dest: Path) -> dict[str, int]:
-    """Escreve em ``dest`` só os arquivos que mudaram e apaga os que não existem mais."""
+    """Escreve em ``dest`` só os arquivos que mudaram, apaga os que a geração anterior escreveu
+    e que deixaram de ser produzidos e guarda a lista nova em ``MANIFEST``. Nada mais em
+    ``dest`` é tocado."""
     counts = {"escritos": 0, "mantidos": 0, "apagados": 0}
     dest.mkdir(parents=True, exist_ok=True)
-    for path in sorted(dest.rglob("*"), reverse=True):
-        relative = path.relative_to(dest).as_posix()
-        if relative == ".git" or relative.startswith(".git/"):
+    files = {**files, MANIFEST: (MANIFEST_HEADER + "".join(
+        f"{name}\n" for name in sorted(files))).encode("utf-8")}
+    for relative in _previously_generated(dest):
+        path = dest / relative
+        if relative in files or not (path.is_file() or path.is_symlink()):
             continue
-        if path.is_file() and relative not in files:
-            path.unlink()
-            counts["apagados"] += 1
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        path.unlink()
+        counts["apagados"] += 1
+        folder = path.parent
+        while folder != dest and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
     for relative, data in files.items():
         target = dest / relative
         if target.is_file() and target.read_bytes() == data:
@@ -123,7 +227,8 @@ def _sync(files: dict[str, bytes], dest: Path) -> dict[str, int]:
         target.write_bytes(data)
         counts["escritos"] += 1
     for relative in EXECUTABLE:
-        (dest / relative).chmod(0o755)
+        if relative in files:
+            (dest / relative).chmod(0o755)
     return counts
 
 

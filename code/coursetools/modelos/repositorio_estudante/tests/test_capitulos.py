@@ -23,12 +23,12 @@ def _text(output: dict) -> str:
     return str(output.get("data", {}).get("text/plain", ""))
 
 
-def test_there_are_chapters():
+def test_ha_capitulos():
     assert len(CHAPTERS) >= 6 and SELECTED
 
 
 @pytest.mark.parametrize("path", SELECTED, ids=lambda p: p.stem)
-def test_chapter_runs_with_blank_answers_and_checks_fail_politely(path):
+def test_capitulo_roda_com_respostas_em_branco_e_verificacoes_respondem_com_frase(path):
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
