@@ -78,6 +78,17 @@ def test_methods_can_be_forbidden_too():
     assert torch.equal(x.grad, 2 * torch.ones(3))
 
 
+def test_an_inherited_method_is_restored_to_the_base_class():
+    """``torch.Tensor.corrcoef`` mora em ``TensorBase``: depois do bloco, ``torch.Tensor`` não
+    fica com uma cópia própria (o avaliador confere que nenhuma classe ganhou métodos)."""
+    rule = Rule("torch.Tensor.corrcoef", "—")
+    assert "corrcoef" not in vars(torch.Tensor)
+    with forbidden(honest, [rule]):
+        assert "corrcoef" in vars(torch.Tensor)
+    assert "corrcoef" not in vars(torch.Tensor)
+    assert torch.Tensor.corrcoef is torch._C.TensorBase.corrcoef
+
+
 def test_a_rule_for_something_missing_is_ignored():
     rule = Rule("torch.nao_existe", "—")
     with forbidden(honest, [rule]):

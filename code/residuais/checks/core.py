@@ -243,12 +243,18 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
 
         return stub
 
+    # o que estava no próprio dono volta; o que vinha de uma classe base (``torch.Tensor.corrcoef``
+    # mora em ``TensorBase``) é apagado do dono, para que a base volte a valer
+    own = [attribute in vars(owner) for _, (owner, attribute, _) in present]
     try:
         for rule, (owner, attribute, _) in present:
             setattr(owner, attribute, stub_for(rule))
         yield
     finally:
-        for _rule, (owner, attribute, original) in present:
-            setattr(owner, attribute, original)
+        for was_own, (_rule, (owner, attribute, original)) in zip(own, present, strict=True):
+            if was_own:
+                setattr(owner, attribute, original)
+            else:
+                delattr(owner, attribute)
     if guard.used:
         raise ForbiddenCall(guard.message())
