@@ -117,6 +117,28 @@ def test_fit_seed_models_returns_the_models_of_separate_runs():
     assert not torch.equal(models[0].head.weight, make(0).head.weight)  # treinou de fato
 
 
+def test_fit_seed_models_with_one_rate_per_copy_matches_separate_runs():
+    """``lrs``: cada cópia treina com a própria taxa, como um ``fit`` com essa taxa (também com
+    decaimento de pesos e aquecimento); sementes repetidas, uma por taxa."""
+    data, make = _double(_toy_dataset()), _make("plain")
+    config = TrainConfig(epochs=2, batch_size=50, weight_decay=1e-3, warmup_steps=3)
+    seeds, lrs = [0, 1, 0], [0.02, 0.05, 0.2]
+    histories, models = fit_seed_models(make, data, seeds, config, lrs=lrs)
+    for seed, lr, joint, model in zip(seeds, lrs, histories, models, strict=True):
+        alone = make(seed)
+        history = fit(alone, data, replace(config, seed=seed, lr=lr))
+        assert joint.train_loss == pytest.approx(history.train_loss, rel=1e-9)
+        assert joint.test_loss == pytest.approx(history.test_loss, rel=1e-9)
+        for (name, a), (_, b) in zip(model.state_dict().items(), alone.state_dict().items(),
+                                     strict=True):
+            assert torch.allclose(a.double(), b.double(), rtol=1e-9, atol=1e-12), name
+    assert histories[0].train_loss != pytest.approx(histories[2].train_loss)  # taxas diferentes
+    for bad_config, bad_lrs in ((config, [0.1]), (replace(config, optimizer="adam"), lrs),
+                                (config, [0.1, 0.0, 0.1])):
+        with pytest.raises(ValueError, match="lrs"):
+            fit_seed_models(make, data, seeds, bad_config, lrs=bad_lrs)
+
+
 def test_train_eval_size_measures_the_first_examples_only():
     torch.manual_seed(0)
     data = _double(_toy_dataset())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -155,7 +155,8 @@ def fit_seeds(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequ
 
 
 def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds: Sequence[int],
-                    config: TrainConfig | None = None) -> tuple[list[History], list[nn.Module]]:
+                    config: TrainConfig | None = None, lrs: Sequence[float] | None = None,
+                    ) -> tuple[list[History], list[nn.Module]]:
     """Treina uma cópia de modelo por semente, todas juntas; devolve um histórico por semente e
     os modelos treinados (os de ``make_model``, com os pesos e as estatísticas do fim do treino).
 
@@ -166,10 +167,18 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
     elemento a elemento e a perda é a soma das perdas das cópias, então cada cópia recebe o
     próprio gradiente e os mesmos passos. O histórico de uma cópia cuja perda deixa de ser
     finita para naquela época, como em ``fit``.
+
+    ``lrs`` (opcional, só com SGD): uma taxa de aprendizado por cópia, no lugar de ``config.lr``;
+    a cópia ``i`` treina como ``fit(make_model(seeds[i]), data, replace(config, seed=seeds[i],
+    lr=lrs[i]))``. Repetindo as sementes, uma por taxa, uma varredura de taxas cabe numa chamada.
+    O otimizador anda com taxa 1 e o gradiente de cada cópia (com o decaimento de pesos somado)
+    é multiplicado pela taxa dela: no SGD com momento, os mesmos passos.
     """
     config = config or TrainConfig()
     if not seeds:
         raise ValueError("Dê pelo menos uma semente.")
+    weight_decay = config.weight_decay
+    config = _rates_in_gradient(config, seeds, lrs)
     models = [make_model(seed) for seed in seeds]
     params, buffers = torch.func.stack_module_state(models)  # cada tensor: (S, ...)
     base = copy.deepcopy(models[0]).to("meta")  # só a estrutura; os pesos vêm de params
@@ -205,6 +214,7 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
                                                data.y_train[idx])  # (S,), (S,)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
+            _scale_gradients(params, lrs, weight_decay)
             optimizer.step()
             schedule.step()
             total_loss += losses.detach().double() * size
@@ -229,6 +239,30 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
             break
     _unstack_into(models, params | buffers)
     return histories, models
+
+
+def _rates_in_gradient(config: TrainConfig, seeds: Sequence[int],
+                       lrs: Sequence[float] | None) -> TrainConfig:
+    """Com ``lrs``, confere as taxas e devolve a configuração com taxa 1 e sem decaimento de
+    pesos: os dois passam a entrar no gradiente de cada cópia (``_scale_gradients``)."""
+    if lrs is None:
+        return config
+    if len(lrs) != len(seeds) or config.optimizer != "sgd" or not all(lr > 0 for lr in lrs):
+        raise ValueError("lrs: uma taxa positiva por semente, e só com o otimizador 'sgd'.")
+    return replace(config, lr=1.0, weight_decay=0.0)
+
+
+def _scale_gradients(params: dict[str, torch.Tensor], lrs: Sequence[float] | None,
+                     weight_decay: float) -> None:
+    """Com ``lrs``: soma o decaimento de pesos ao gradiente de cada cópia e o multiplica pela
+    taxa dela; com taxa 1, o SGD com momento dá então os passos de cada taxa."""
+    if lrs is None:
+        return
+    with torch.no_grad():
+        for p in params.values():
+            if p.grad is not None:
+                rates = torch.tensor(lrs, dtype=p.dtype).view(-1, *[1] * (p.dim() - 1))  # (S, 1…)
+                p.grad.add_(p, alpha=weight_decay).mul_(rates)
 
 
 def _unstack_into(models: Sequence[nn.Module], stacked: dict[str, torch.Tensor]) -> None:
