@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import FORK_BOMB, ROOT
+from conftest import ATTACKS, FORK_BOMB, ROOT, RUNTIME_ATTACKS
 
 from coursetools import coursework
 from coursetools.coursework import sandbox
@@ -216,57 +216,9 @@ def autocorrelation(g, lag):
 """
 
 
-# ataques na própria célula de resposta do exercício 1, que chegam ao avaliador (a resposta
-# devolve 0,0, errado, e tenta passar assim mesmo); os outros exercícios têm a resposta certa
-FORGED_RESULT = ('{"name": "q1_autocorrelacao", "load_error": null, "cases": ['
-                 + ", ".join(['{"passed": true, "message": "ok"}'] * 8) + "]}")
-SCORER_ATTACKS = {
-    # desliga a verificação por um caminho de atributos (sem importar residuais.checks)
-    "desliga_fail.ipynb": """
-import torch, residuais
-core = residuais.checks.core
-core.fail = lambda *a, **k: None
-def autocorrelation(g, lag):
-    return 0.0
-""",
-    # chega ao os por um atributo do torch e escreve o resultado forjado no cano do avaliador
-    "forja_por_os.ipynb": f"""
-import torch
-o = torch.serialization.os
-def forge():
-    for fd in range(3, 64):
-        try:
-            o.write(fd, {FORGED_RESULT!r}.encode())
-        except OSError:
-            pass
-    o._exit(0)
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-""",
-    # o mesmo resultado forjado, pelo caminho /proc/self/fd/N, sem o os
-    "forja_por_arquivo.ipynb": f"""
-import numpy as np
-def forge():
-    for fd in range(3, 64):
-        try:
-            np.savetxt(f"/proc/self/fd/{{fd}}", [], header={FORGED_RESULT!r}, comments="")
-        except Exception:
-            pass
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-""",
-    # troca um método do tensor por um apelido da classe
-    "remenda_tensor.ipynb": """
-import torch
-def autocorrelation(g, lag):
-    Tensor = torch.Tensor
-    Tensor.item = lambda self: 0.0
-    Tensor.__float__ = lambda self: 0.0
-    return 0.0
-""",
-}
+# ataques na própria célula de resposta do exercício 1, que chegam ao avaliador (conftest); os
+# outros exercícios têm a resposta certa
+SCORER_ATTACKS = {f"{name}.ipynb": source for name, source in (ATTACKS | RUNTIME_ATTACKS).items()}
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ATTACKS, ROOT, RUNTIME_ATTACKS
 
 from coursetools.coursework import answers, graders, notebooks
 from coursetools.editions import ensure_release
 
 CHAPTER = "01_processamento_sequencial"
 SCORER = ROOT / "code" / "coursetools" / "coursework" / "scorer.py"
-FORGED = '{"name": "q1_autocorrelacao", "load_error": null, "cases": [' + ", ".join(
-    ['{"passed": true, "message": "ok"}'] * 8) + "]}"
-
-
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory) -> graders.ChapterGrader:
     base = tmp_path_factory.mktemp("avaliador")
@@ -77,60 +73,6 @@ def test_a_correct_answer_passes_under_the_lock(grader):
     entry, findings = _score(grader, REFERENCE)
     assert findings == []
     assert _passed(entry), entry
-
-
-# cada ataque devolve 0,0 (errado) e tenta passar assim mesmo
-ATTACKS = {
-    # desliga a verificação por um caminho de atributos (sem importar residuais.checks)
-    "desliga_fail": '''
-import torch, residuais
-core = residuais.checks.core
-core.fail = lambda *a, **k: None
-def autocorrelation(g, lag):
-    return 0.0
-''',
-    # chega ao módulo os por um atributo do torch e escreve um resultado forjado no cano
-    "forja_por_os": f'''
-import torch
-o = torch.serialization.os
-def forge():
-    for fd in range(3, 64):
-        try:
-            o.write(fd, {FORGED!r}.encode())
-        except OSError:
-            pass
-    o._exit(0)
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-''',
-}
-
-# ataques que a inspeção não reconhece: a defesa é do avaliador em tempo de execução
-RUNTIME_ATTACKS = {
-    # escreve o resultado forjado pelo caminho /proc/self/fd/N, sem o módulo os
-    "forja_por_arquivo": f'''
-import numpy as np
-def forge():
-    for fd in range(3, 64):
-        try:
-            np.savetxt(f"/proc/self/fd/{{fd}}", [], header={FORGED!r}, comments="")
-        except Exception:
-            pass
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-''',
-    # troca um método do tensor por um apelido da classe: a comparação passaria a mentir
-    "remenda_tensor": '''
-import torch
-def autocorrelation(g, lag):
-    Tensor = torch.Tensor
-    Tensor.item = lambda self: 0.0
-    Tensor.__float__ = lambda self: 0.0
-    return 0.0
-''',
-}
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
