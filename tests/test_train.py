@@ -1,5 +1,6 @@
 """Testes de residuais.train."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -170,6 +171,35 @@ def test_fit_seeds_stops_only_the_copy_that_diverges():
     assert len(exploded.train_loss) < 6 == len(healthy.train_loss)
     with pytest.raises(ValueError, match="semente"):
         fit_seeds(make, data, [], TrainConfig())
+
+
+class _Counting(torch.nn.Linear):
+    """Uma camada linear que conta as passagens diretas (em modo de treino)."""
+
+    calls = 0
+
+    def forward(self, x):
+        if self.training:
+            type(self).calls += 1
+        return super().forward(x)
+
+
+@pytest.mark.parametrize("together", [False, True])
+def test_a_diverged_run_stops_in_the_middle_of_the_epoch(together):
+    """Depois que a perda (de todas as cópias) deixa de ser finita, o resto da época não roda."""
+    data = _toy_dataset()
+
+    def make(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        model = _Counting(5, 2)
+        torch.nn.init.constant_(model.weight, math.nan)  # a perda é NaN já no primeiro passo
+        return model
+
+    _Counting.calls = 0
+    config = TrainConfig(epochs=3, lr=0.1, batch_size=10)  # 10 passos por época
+    history = fit_seeds(make, data, [0, 1], config)[0] if together else fit(make(0), data, config)
+    assert _Counting.calls == 1
+    assert len(history.train_loss) == 1 and not math.isfinite(history.train_loss[0])
 
 
 def test_warmup_raises_the_rate_linearly_then_holds_it():

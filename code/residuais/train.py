@@ -8,6 +8,7 @@ uma vez por semente, em bem menos tempo na CPU.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -108,7 +109,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
     """Treina ``model`` com SGD com momento (ou Adam, conforme ``config.optimizer``) e entropia
     cruzada; devolve o histórico por época.
 
-    Interrompe o treino e devolve o histórico até ali se a perda deixar de ser finita.
+    Interrompe o treino (no meio da época) e devolve o histórico até ali se a perda deixar de
+    ser finita.
     """
     config = config or TrainConfig()
     optimizer, schedule = _optimizer(list(model.parameters()), config)
@@ -131,6 +133,8 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
             # fração de acertos (por exemplo ou, em segmentação, por pixel) vezes o lote
             hits = (logits.argmax(dim=1) == data.y_train[idx]).float().mean().item()
             total_correct += hits * len(idx)
+            if not math.isfinite(total_loss):  # divergiu: o resto da época só somaria NaN
+                break
         seen = (n // config.batch_size) * config.batch_size
         history.train_loss.append(total_loss / seen)
         history.train_acc.append(total_correct / seen)
@@ -219,6 +223,8 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
             schedule.step()
             total_loss += losses.detach().double() * size
             total_hits += hits.double() * size
+            if not torch.isfinite(total_loss).any():  # todas divergiram: o resto seria NaN
+                break
         seen = (n // size) * size
         test = evaluate_all(data.x_test, data.y_test)
         n_eval = config.eval_train_size  # None: todos
