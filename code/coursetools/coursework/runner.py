@@ -1,50 +1,31 @@
 """A execução de diagnóstico: roda dentro da caixa de areia o notebook inteiro da entrega.
 
 Executado como script (``python -I runner.py``), sem importar nada das ferramentas do curso. Lê
-o notebook (já preparado pelo corretor) da entrada padrão, executa-o num kernel com o
-``nbclient`` — pulando, como o otter, as células marcadas ``otter_ignore`` — e escreve na saída
-padrão, em JSON, os erros de cada célula. Nenhum ponto sai daqui: a nota vem do avaliador
-(``scorer.py``), que roda noutra caixa. Um arquivo de inicialização do IPython interrompe, com
-``TimeoutError``, a célula que passar do limite, e a execução continua.
+o notebook (já preparado pelo corretor) da entrada padrão, executa as células de código em
+ordem num shell do IPython neste mesmo processo — pulando, como o otter, as células marcadas
+``otter_ignore`` — e escreve no canal dos resultados, em JSON, os erros de cada célula. Nenhum
+ponto sai daqui: a nota vem do avaliador (``scorer.py``), que roda noutra caixa; por isso não
+há um kernel à parte (o notebook roda como num kernel: ``get_ipython()``, mágicas, ``display``),
+o que poupa a partida do kernel e do ZeroMQ em cada entrega. Um alarme (``SIGALRM``) interrompe,
+com ``TimeoutError``, a célula que passar do limite, e a execução continua.
 
 Tudo o que a execução escreve fica numa pasta própria, criada dentro da pasta temporária
 (``TMPDIR``: na caixa, a pasta de trabalho em memória; sem isolamento, a pasta da entrega dentro
-de ``.trabalho``): ela é o ``HOME``, a pasta do IPython (``IPYTHONDIR``, com o arquivo de
-inicialização), as pastas de configuração e de cache e a pasta em que o notebook roda. Assim,
-nem sem isolamento a correção escreve no ``HOME`` do professor.
+de ``.trabalho``): ela é o ``HOME``, a pasta do IPython (``IPYTHONDIR``), as pastas de
+configuração e de cache e a pasta em que o notebook roda. Assim, nem sem isolamento a correção
+escreve no ``HOME`` do professor. O que as células imprimem vai para ``/dev/null``.
 """
 
 import ctypes
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 PR_SET_DUMPABLE = 4
 IGNORE_TAG = "otter_ignore"
-
-KERNEL_STARTUP = '''\
-# Instalado pelo corretor do curso no kernel de cada correção.
-import signal as _signal
-
-_LIMIT = {limit!r}
-
-
-def _residuais_timeout(signum, frame):
-    raise TimeoutError(
-        f"a execução passou de {{_LIMIT:g}} s e foi interrompida pelo corretor (laço infinito?)"
-    )
-
-
-_signal.signal(_signal.SIGALRM, _residuais_timeout)
-_ip = get_ipython()
-_ip.events.register(
-    "pre_run_cell", lambda info: _signal.setitimer(_signal.ITIMER_REAL, _LIMIT, _LIMIT)
-)
-_ip.events.register("post_run_cell", lambda result: _signal.setitimer(_signal.ITIMER_REAL, 0))
-del _ip
-'''
 
 
 def ignored(cell):
@@ -55,22 +36,14 @@ def ignored(cell):
                                                       and otter.get("ignore", False))
 
 
-def errors(notebook):
-    """Os erros das células executadas: a posição original, o tipo e a mensagem."""
-    found = []
-    for cell in notebook.cells:
-        index = cell.get("metadata", {}).get("residuais_cell")
-        for out in cell.get("outputs", []) if index is not None else []:
-            if out.get("output_type") == "error":
-                found.append({"cell": index, "name": str(out.get("ename", ""))[:200],
-                              "value": str(out.get("evalue", ""))[:2000]})
-    return found
+def source(cell):
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
 
 
 def private_home():
     """Cria a pasta própria desta execução dentro de ``TMPDIR`` e a torna o ``HOME``, a pasta
-    do IPython, a do Jupyter, a do matplotlib, as pastas XDG e a pasta atual (o kernel herda
-    tudo isso)."""
+    do IPython, a do Jupyter, a do matplotlib, as pastas XDG e a pasta atual."""
     home = Path(tempfile.mkdtemp(prefix="diagnostico-")).resolve()
     os.environ["HOME"] = str(home)
     os.environ["IPYTHONDIR"] = str(home / ".ipython")
@@ -84,36 +57,52 @@ def private_home():
     return home
 
 
+def timeout(limit):
+    def interrupt(signum, frame):
+        raise TimeoutError(
+            f"a execução passou de {limit:g} s e foi interrompida pelo corretor (laço infinito?)")
+    return interrupt
+
+
+def run_cells(cells, limit):
+    """Executa as células em ordem; os erros: a posição original, o tipo e a mensagem."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    signal.signal(signal.SIGALRM, timeout(limit))
+    found = []
+    for cell in cells:
+        if cell.get("cell_type") != "code" or ignored(cell):
+            continue
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            result = shell.run_cell(source(cell), store_history=True)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        error = result.error_in_exec or result.error_before_exec
+        index = cell.get("metadata", {}).get("residuais_cell")
+        if error is not None and index is not None:
+            found.append({"cell": index, "name": type(error).__name__[:200],
+                          "value": str(error)[:2000]})
+    return found
+
+
 def main():
     job = json.loads(sys.stdin.buffer.read())
     out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # o que as células imprimem não é o resultado (o stderr é o registro)
+        os.dup2(devnull, fd)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    home = private_home()
-    startup = home / ".ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-corretor.py").write_text(KERNEL_STARTUP.format(limit=job["cell_timeout"]),
-                                            encoding="utf-8")
-    sys.modules.setdefault("rfc3987_syntax", None)  # importação lenta e inútil aqui
-
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import DeadKernelError
-
-    notebook = nbformat.from_dict(job["notebook"])
-    notebook.cells = [c for c in notebook.cells if not ignored(c)]
-    client = NotebookClient(notebook, timeout=job["cell_timeout"] + 10, allow_errors=True,
-                            kernel_name="python3", shutdown_kernel="immediate",
-                            resources={"metadata": {"path": str(home)}})
+    private_home()
     result = {"cell_errors": [], "error": None}
     try:
-        client.execute()
-    except DeadKernelError as exc:
-        result["error"] = {"name": "DeadKernelError", "value": str(exc)[:500]}
-    except Exception as exc:
+        result["cell_errors"] = run_cells(job["notebook"]["cells"], job["cell_timeout"])
+    except BaseException as exc:  # o notebook encerrou o Python (SystemExit) ou algo pior
         result["error"] = {"name": type(exc).__name__, "value": str(exc)[:500]}
-    result["cell_errors"] = errors(notebook)
     out.write(json.dumps(result, ensure_ascii=False))
     out.close()
+    os._exit(0)  # sem esperar linhas de execução que o notebook tenha deixado
 
 
 if __name__ == "__main__":
