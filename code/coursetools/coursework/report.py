@@ -8,7 +8,7 @@ import re
 
 from coursetools.coursework.common import GRADED, Result
 from coursetools.coursework.manifest import Chapter
-from residuais.checks.display import failure_reason
+from residuais.checks.failure import failure_reason
 
 __all__ = ["adjusted", "failure_reason", "feedback_text", "load_error_text", "score_text"]
 
