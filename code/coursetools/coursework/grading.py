@@ -5,8 +5,8 @@ duas caixas de areia (``sandbox``), uma depois da outra:
 
 1. o **avaliador** (``scorer.py``) recebe só as definições das respostas (``answers``) e os
    testes, e dá os pontos de cada exercício — o notebook do estudante não roda ali;
-2. a **execução de diagnóstico** (``runner.py``) roda o notebook inteiro num kernel, só para
-   avisar o estudante das células que deram erro.
+2. a **execução de diagnóstico** (``runner.py``) roda o notebook inteiro num shell do IPython,
+   só para avisar o estudante das células que deram erro.
 
 Cada resultado vira uma linha da planilha assim que sai (``gradebook``); no fim, o resumo da
 turma (``classreport``). A pasta de trabalho (``.trabalho``, dentro da pasta de resultados) é
