@@ -377,5 +377,6 @@ def test_teacher_guide_lists_every_status_and_every_grading_option():
     assert {"--refazer", "--sem-isolamento", "--moodle-idioma"} <= options
     listed = set(re.findall(r"^\| `(--[\w-]+)", section, flags=re.M))
     assert options <= listed, f"faltam no guia: {sorted(options - listed)}"
-    assert "otter run" not in section and "TEMPO_POR_ENTREGA" in section
+    assert "otter run" not in section and "TEMPO_POR_ENTREGA" not in section
+    assert re.search(r"\d+,\d s por entrega", section)  # o tempo medido, não um marcador
 
