@@ -259,9 +259,9 @@ def _import_from_findings(node: ast.ImportFrom) -> set[str]:
     module = "." * node.level + (node.module or "")
     if node.level or not _allowed_module(module):
         return {f"importa `{module}`"}
-    found = set()
+    found, parent = set(), _module_named(module)
     for alias in node.names:
-        value = getattr(_module_named(module), alias.name, None)
+        value = getattr(parent, alias.name, None)
         inner = value.__name__ if isinstance(value, types.ModuleType) else ""
         if not _allowed_module(f"{module}.{alias.name}") or (inner and not _allowed_module(inner)):
             found.add(f"importa `{inner or module + '.' + alias.name}`")

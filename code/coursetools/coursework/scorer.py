@@ -14,7 +14,7 @@ processo, que nunca executa código do estudante, fica sem permissão de depura�
 (``PR_SET_DUMPABLE = 0``) para que nenhum filho reabra os seus descritores por ``/proc``.
 
 Antes de carregar a resposta, o filho se tranca (``lock_down``): um filtro seccomp recusa abrir
-arquivos (``open``/``openat``, inclusive ``/proc/self/fd/N``, o caminho para escrever no cano um
+arquivos para escrita (inclusive ``/proc/self/fd/N``, o caminho para escrever no cano um
 resultado forjado), executar programas e depurar processos — nada disso serve a uma resposta. E
 este processo anota, antes dos filhos, cada função, classe e módulo que os módulos carregados
 expõem (``watch``): se, depois dos casos, algum foi trocado (``torch.Tensor.item = ...``, a
@@ -143,13 +143,17 @@ WATCHED_KINDS = (types.FunctionType, types.BuiltinFunctionType, types.ModuleType
                  staticmethod, property)
 
 
+def _watched(value):
+    """Se ``value`` é o que se confere: função, classe, módulo ou descritor de método. Usa
+    ``type(value)``, não ``isinstance`` (que lê ``__class__`` e dispara avisos de atributos
+    obsoletos)."""
+    return issubclass(type(value), type) or type(value) in WATCHED_KINDS
+
+
 def watch(modules=sys.modules):
     """O que conferir depois dos casos: ``(nome, espaço de nomes, chave, valor)`` para cada
     módulo carregado (em ``sys.modules``), cada função, classe e módulo que os módulos expõem
-    (todos os valores nos de ``WATCHED_FULLY``) e cada método dessas classes.
-
-    Usa ``type(valor)``, não ``isinstance`` (que lê ``__class__`` e dispara avisos de atributos
-    obsoletos)."""
+    (todos os valores nos de ``WATCHED_FULLY``) e cada método dessas classes."""
     entries = [("sys.modules", modules, name, module) for name, module in list(modules.items())]
     classes = {}
     for name, module in list(modules.items()):
@@ -158,15 +162,14 @@ def watch(modules=sys.modules):
             continue
         fully = name.split(".")[0] in WATCHED_FULLY
         for key, value in list(namespace.items()):
-            is_class = issubclass(type(value), type)
-            if fully or is_class or type(value) in WATCHED_KINDS:
+            if fully or _watched(value):
                 entries.append((name, namespace, key, value))
-            if is_class:
+            if issubclass(type(value), type):
                 classes[id(value)] = value
     for cls in classes.values():
         owner = f"{cls.__module__}.{cls.__qualname__}"
         for key, value in list(cls.__dict__.items()):
-            if issubclass(type(value), type) or type(value) in WATCHED_KINDS:
+            if _watched(value):
                 entries.append((owner, cls.__dict__, key, value))
         # um método novo numa subclasse encobre o da base (torch.Tensor.item = ...)
         entries.append((owner, cls.__dict__, CLASS_KEYS, frozenset(cls.__dict__)))
@@ -177,16 +180,15 @@ CLASS_KEYS = object()  # marca a entrada com o conjunto de nomes de uma classe
 MISSING = object()
 
 
-def changed_names(entries, missing=MISSING):
+def changed_names(entries):
     """Os nomes de ``entries`` que agora apontam para outro objeto, ou sumiram, e os métodos
     novos nas classes conferidas."""
     changed = set()
     for owner, namespace, key, value in entries:
         if key is CLASS_KEYS:
             changed |= {f"{owner}.{name}" for name in set(namespace) - value
-                        if issubclass(type(namespace[name]), type)
-                        or type(namespace[name]) in WATCHED_KINDS}
-        elif namespace.get(key, missing) is not value:
+                        if _watched(namespace[name])}
+        elif namespace.get(key, MISSING) is not value:
             changed.add(f"{owner}.{key}")
     return sorted(changed)
 
