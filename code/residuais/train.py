@@ -7,7 +7,6 @@ uma vez por semente, em bem menos tempo na CPU.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from residuais.copies import classes_on_dim1, stack_copies
 from residuais.data import Dataset
 
 
@@ -65,14 +65,6 @@ class History:
     train_eval_acc: list[float] = field(default_factory=list)
 
 
-def _classes_on_dim1(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Põe as classes no eixo 1, como a entropia cruzada do PyTorch espera: sequências vêm como
-    (B, T, V) com rótulos (B, T) e viram (B, V, T); os outros casos já estão assim."""
-    if logits.dim() == 3 and y.dim() == 2:
-        return logits.transpose(1, 2)
-    return logits
-
-
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Perda de entropia cruzada média e acurácia de ``model`` em (x, y), em modo de avaliação.
@@ -84,7 +76,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
         raise ValueError(f"x tem {x.shape[0]} exemplos e y tem {y.shape[0]}; deveriam ser iguais.")
     was_training = model.training
     model.eval()
-    logits = _classes_on_dim1(model(x), y)  # (N, n_classes, ...)
+    logits = classes_on_dim1(model(x), y)  # (N, n_classes, ...)
     model.train(was_training)
     loss = F.cross_entropy(logits, y).item()
     acc = (logits.argmax(dim=1) == y).float().mean().item()
@@ -123,7 +115,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
         total_loss, total_correct = 0.0, 0.0
         for start in range(0, n - config.batch_size + 1, config.batch_size):
             idx = order[start : start + config.batch_size]
-            logits = _classes_on_dim1(model(data.x_train[idx]), data.y_train[idx])  # (B, V, ...)
+            logits = classes_on_dim1(model(data.x_train[idx]), data.y_train[idx])  # (B, V, ...)
             loss = F.cross_entropy(logits, data.y_train[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -184,41 +176,22 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
     weight_decay = config.weight_decay
     config = _rates_in_gradient(config, seeds, lrs)
     models = [make_model(seed) for seed in seeds]
-    params, buffers = torch.func.stack_module_state(models)  # cada tensor: (S, ...)
-    base = copy.deepcopy(models[0]).to("meta")  # só a estrutura; os pesos vêm de params
-    optimizer, schedule = _optimizer(list(params.values()), config)
-
-    def logits_of(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(base, (p, b), (x,))
-
-    def loss_of(p: dict, b: dict, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        logits = _classes_on_dim1(logits_of(p, b, x), y)  # (B, n_classes, ...)
-        hits = (logits.argmax(dim=1) == y).float().mean()
-        return F.cross_entropy(logits, y), hits
-
-    def evaluate_all(x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
-        base.eval()
-        with torch.no_grad():
-            losses, hits = torch.vmap(loss_of, in_dims=(0, 0, None, None))(params, buffers, x, y)
-        base.train()
-        return losses.tolist(), hits.tolist()
-
+    copies = stack_copies(models, data.y_train)  # lado a lado ou com vmap (residuais.copies)
+    optimizer, schedule = _optimizer(copies.parameters, config)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     n, size = data.x_train.shape[0], config.batch_size
     histories = [History() for _ in seeds]
     alive = [True] * len(seeds)
-    base.train()
     for _ in range(config.epochs):
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators])  # (S, N)
         total_loss = torch.zeros(len(seeds), dtype=torch.float64)
         total_hits = torch.zeros(len(seeds), dtype=torch.float64)
         for start in range(0, n - size + 1, size):
             idx = orders[:, start : start + size]  # (S, B): o minilote de cada cópia
-            losses, hits = torch.vmap(loss_of)(params, buffers, data.x_train[idx],
-                                               data.y_train[idx])  # (S,), (S,)
+            losses, hits = copies.losses(data.x_train[idx], data.y_train[idx])  # (S,), (S,)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
-            _scale_gradients(params, lrs, weight_decay)
+            _scale_gradients(copies.parameters, lrs, weight_decay)
             optimizer.step()
             schedule.step()
             total_loss += losses.detach().double() * size
@@ -226,10 +199,10 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
             if not torch.isfinite(total_loss).any():  # todas divergiram: o resto seria NaN
                 break
         seen = (n // size) * size
-        test = evaluate_all(data.x_test, data.y_test)
+        test = copies.evaluate(data.x_test, data.y_test)
         n_eval = config.eval_train_size  # None: todos
-        train = (evaluate_all(data.x_train[:n_eval], data.y_train[:n_eval]) if config.eval_train
-                 else None)
+        train = (copies.evaluate(data.x_train[:n_eval], data.y_train[:n_eval])
+                 if config.eval_train else None)
         for i, history in enumerate(histories):
             if not alive[i]:
                 continue
@@ -243,7 +216,7 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
             alive[i] = bool(torch.isfinite(total_loss[i]))
         if not any(alive):
             break
-    _unstack_into(models, params | buffers)
+    copies.unstack_into(models)
     return histories, models
 
 
@@ -258,23 +231,15 @@ def _rates_in_gradient(config: TrainConfig, seeds: Sequence[int],
     return replace(config, lr=1.0, weight_decay=0.0)
 
 
-def _scale_gradients(params: dict[str, torch.Tensor], lrs: Sequence[float] | None,
+def _scale_gradients(parameters: Sequence[torch.Tensor], lrs: Sequence[float] | None,
                      weight_decay: float) -> None:
     """Com ``lrs``: soma o decaimento de pesos ao gradiente de cada cópia e o multiplica pela
-    taxa dela; com taxa 1, o SGD com momento dá então os passos de cada taxa."""
+    taxa dela; com taxa 1, o SGD com momento dá então os passos de cada taxa. A cópia ``i`` de
+    cada tensor é ``p.view(S, -1)[i]`` (``residuais.copies``)."""
     if lrs is None:
         return
     with torch.no_grad():
-        for p in params.values():
+        for p in parameters:
             if p.grad is not None:
-                rates = torch.tensor(lrs, dtype=p.dtype).view(-1, *[1] * (p.dim() - 1))  # (S, 1…)
-                p.grad.add_(p, alpha=weight_decay).mul_(rates)
-
-
-def _unstack_into(models: Sequence[nn.Module], stacked: dict[str, torch.Tensor]) -> None:
-    """Copia a fatia ``i`` de cada tensor empilhado, (S, ...), para o modelo ``i``."""
-    with torch.no_grad():
-        for i, model in enumerate(models):
-            for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
-                tensor.copy_(stacked[name][i])
-
+                rates = torch.tensor(lrs, dtype=p.dtype).view(-1, 1)  # (S, 1)
+                p.grad.add_(p, alpha=weight_decay).view(len(lrs), -1).mul_(rates)

@@ -232,6 +232,7 @@ class ConvNet(nn.Module):
                  residual: bool = True) -> None:
         super().__init__()
         check_positive(n_blocks=n_blocks, width=width, num_classes=num_classes)
+        self.in_channels = 1
         self.stem = nn.Sequential(conv3x3(1, width), nn.BatchNorm2d(width), nn.ReLU())
         self.blocks = nn.Sequential(
             *(BasicBlock(width, width, residual=residual) for _ in range(n_blocks))
@@ -241,9 +242,9 @@ class ConvNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:  # (B, 64) achatada → (B, 1, 8, 8)
-            x = x.view(-1, 1, 8, 8)
-        check_tensor(x, "ConvNet", "(B, C, H, W)", C=1)
+        if x.dim() == 2 and x.shape[1] == 64 * self.in_channels:  # (B, 64) achatada
+            x = x.view(x.shape[0], self.in_channels, 8, 8)  # (B, 1, 8, 8)
+        check_tensor(x, "ConvNet", "(B, C, H, W)", C=self.in_channels)
         x = self.stem(x)  # (B, width, 8, 8)
         x = self.blocks(x)  # (B, width, 8, 8)
         return self.head(x)  # (B, num_classes)
