@@ -8,7 +8,7 @@ import torch
 
 from residuais.data import Dataset
 from residuais.models import PlainMLP, ResidualMLP
-from residuais.train import TrainConfig, evaluate, fit, fit_seed_models, fit_seeds
+from residuais.train import TrainConfig, evaluate, fit, fit_copies, fit_seed_models, fit_seeds
 
 
 def _toy_dataset() -> Dataset:
@@ -221,3 +221,43 @@ def test_warmup_raises_the_rate_linearly_then_holds_it():
     assert len(rates) == 12 and rates[-1] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="warmup_steps"):
         TrainConfig(warmup_steps=-1)
+
+
+def test_fit_copies_trains_different_variants_like_separate_runs():
+    """Variantes da ResidualMLP que só diferem nas escalas α e c (e na inicialização) treinam
+    juntas como cada uma treinaria sozinha (float64)."""
+    data = _double(_toy_dataset())
+    variants = [dict(batch_norm=False), dict(batch_norm=False, output_scale=2**-0.5),
+                dict(batch_norm=False, branch_scale=0.2), dict(batch_norm=False,
+                                                               zero_init_last=True)]
+    seeds = [0, 1, 0, 2]
+
+    def build(options):
+        torch.manual_seed(7)
+        return ResidualMLP(5, 8, 3, 2, **options).double()
+
+    config = TrainConfig(epochs=2, lr=0.05, batch_size=50)
+    models = [build(v) for v in variants]
+    together = fit_copies(models, data, seeds, config)
+    for options, seed, joint, model in zip(variants, seeds, together, models, strict=True):
+        alone = build(options)
+        history = fit(alone, data, replace(config, seed=seed))
+        assert joint.train_loss == pytest.approx(history.train_loss, rel=1e-9), options
+        assert joint.test_acc == pytest.approx(history.test_acc, rel=1e-9), options
+        for (name, a), (_, b) in zip(model.state_dict().items(), alone.state_dict().items(),
+                                     strict=True):
+            assert torch.allclose(a, b, rtol=1e-9, atol=1e-12), name
+    assert together[0].train_loss != pytest.approx(together[1].train_loss)  # escalas diferentes
+    with pytest.raises(ValueError, match="uma semente por modelo"):
+        fit_copies(models, data, seeds[:2], config)
+
+
+def test_copies_that_differ_in_a_setting_are_refused():
+    """Sem o lado a lado, o vmap usaria as escalas da primeira cópia para todas: erro claro."""
+    data = _toy_dataset()
+    dropouts = [torch.nn.Sequential(torch.nn.Linear(5, 2), torch.nn.Dropout(p)) for p in (0, .5)]
+    with pytest.raises(ValueError, match=r"diferem em 1\.p"):
+        fit_copies(dropouts, data, [0, 1], TrainConfig(epochs=1))
+    orders = [ResidualMLP(5, 8, 2, 2, order=order) for order in ("pre", "relu_last")]
+    with pytest.raises(ValueError, match="diferem em"):
+        fit_copies(orders, data, [0, 1], TrainConfig(epochs=1))

@@ -77,6 +77,7 @@ class VmappedCopies(Copies):
     """Pesos empilhados, (S, ...), e a passagem vetorizada com ``torch.vmap``."""
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
+        check_same_settings(models)
         self.n_copies = len(models)
         self.params, self.buffers = torch.func.stack_module_state(list(models))  # (S, ...)
         self.parameters = list(self.params.values())
@@ -181,8 +182,36 @@ def _is_per_feature(module: nn.Module) -> bool:
     return type(module) in _PER_FEATURE
 
 
+# números que podem mudar de uma cópia para outra: viram um vetor (S·D,), um valor por atributo
+_PER_COPY_SCALARS: dict[type, tuple[str, ...]] = {ResidualBlock: ("branch_scale", "output_scale")}
+
+
 class _NotFoldable(Exception):
     """O modelo tem uma peça que ``FoldedCopies`` não sabe pôr lado a lado."""
+
+
+def _settings(model: nn.Module, per_copy: bool) -> list[tuple[str, str, object]]:
+    """Os atributos simples (números, textos) de cada submódulo, que o ``forward`` pode ler:
+    as cópias precisam tê-los iguais. Com ``per_copy``, ficam de fora os que ``FoldedCopies``
+    sabe variar por cópia."""
+    settings = []
+    for name, module in model.named_modules():
+        skip = _PER_COPY_SCALARS.get(type(module), ()) if per_copy else ()
+        settings += [(name, key, value) for key, value in vars(module).items()
+                     if isinstance(value, int | float | str | None) and key not in skip]
+    return settings
+
+
+def check_same_settings(models: Sequence[nn.Module], per_copy: bool = False) -> None:
+    """Levanta ``ValueError`` se as cópias diferem num atributo simples (uma escala, a ordem
+    do bloco): treiná-las juntas usaria o valor da primeira para todas."""
+    first = _settings(models[0], per_copy)
+    for i, model in enumerate(models[1:], start=1):
+        for (name, key, a), (_, _, b) in zip(first, _settings(model, per_copy), strict=True):
+            if a != b:
+                where = f"{name}.{key}" if name else key
+                raise ValueError(f"As cópias 0 e {i} diferem em {where} ({a!r} e {b!r}); "
+                                 "só os pesos podem variar entre as cópias treinadas juntas.")
 
 
 def _layout(model: nn.Module) -> list[tuple[str, type, tuple[int, ...]]]:
@@ -194,10 +223,23 @@ def _layout(model: nn.Module) -> list[tuple[str, type, tuple[int, ...]]]:
 
 def fold(modules: Sequence[nn.Module]) -> nn.Module:
     """As S cópias ``modules`` lado a lado (veja ``FoldedCopies``). Levanta ``_NotFoldable``
-    se as cópias não tiverem a mesma estrutura ou se alguma peça não for conhecida."""
+    se as cópias não tiverem a mesma estrutura ou se alguma peça não for conhecida, e
+    ``ValueError`` se diferirem num atributo que não pode variar por cópia."""
     if any(_layout(m) != _layout(modules[0]) for m in modules[1:]):
         raise _NotFoldable("as cópias não têm a mesma estrutura")
+    check_same_settings(modules, per_copy=True)
     return _fold(modules)
+
+
+def _per_copy_value(modules: Sequence[nn.Module], attribute: str, width: int
+                    ) -> float | torch.Tensor:
+    """O valor comum, se as cópias concordam; senão, o valor de cada cópia repetido nos seus
+    ``width`` atributos, (S·width,)."""
+    values = [getattr(m, attribute) for m in modules]
+    if all(v == values[0] for v in values):
+        return values[0]
+    dtype = next(modules[0].parameters()).dtype
+    return torch.tensor(values, dtype=dtype).repeat_interleave(width)
 
 
 def _fold(modules: Sequence[nn.Module]) -> nn.Module:
@@ -212,6 +254,8 @@ def _fold(modules: Sequence[nn.Module]) -> nn.Module:
     folded = copy.copy(first)  # os atributos simples (ordem do bloco, escalas) das cópias
     folded._modules = {name: None if child is None else _fold([m._modules[name] for m in modules])
                        for name, child in first._modules.items()}
+    for attribute in _PER_COPY_SCALARS.get(kind, ()):
+        setattr(folded, attribute, _per_copy_value(modules, attribute, first.width))
     for attribute in _CONTAINERS[kind]:
         setattr(folded, attribute, len(modules) * getattr(first, attribute))
     return folded
@@ -224,6 +268,9 @@ class FoldedCopies(Copies):
         self.n_copies = len(models)
         self.model = fold(models)
         self.model.train()
+        if any(isinstance(m, nn.Conv2d) for m in self.model.modules()):
+            # convoluções pequenas e agrupadas: ~12% mais rápidas com os canais por último
+            self.model.to(memory_format=torch.channels_last)
         self.parameters = list(self.model.parameters())
 
     def _loss_and_hits(self, x: torch.Tensor, y: torch.Tensor

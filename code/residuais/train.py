@@ -1,8 +1,9 @@
 """Um laço de treinamento pequeno e a avaliação, devolvendo históricos como dados simples.
 
-``fit`` treina um modelo; ``fit_seeds`` treina várias cópias (uma por semente) juntas, com os
-pesos empilhados e a passagem vetorizada (``torch.func``): os mesmos números de rodar ``fit``
-uma vez por semente, em bem menos tempo na CPU.
+``fit`` treina um modelo; ``fit_seeds`` e ``fit_seed_models`` treinam várias cópias (uma por
+semente) juntas, num objeto só (``residuais.copies``): os mesmos números de rodar ``fit`` uma
+vez por semente, em bem menos tempo na CPU. ``fit_copies`` faz o mesmo com modelos já montados,
+que podem ser variantes diferentes.
 """
 
 from __future__ import annotations
@@ -158,8 +159,8 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
 
     A cópia ``i`` começa de ``make_model(seeds[i])`` e vê os minilotes na ordem da semente
     ``seeds[i]``: é o mesmo treino de ``fit(make_model(s), data, replace(config, seed=s))``,
-    com os pesos das cópias empilhados (``torch.func.stack_module_state``) e a passagem direta
-    vetorizada sobre as cópias (``torch.vmap`` de ``functional_call``). Os otimizadores agem
+    com as cópias num objeto só (``residuais.copies``: lado a lado no eixo dos atributos ou,
+    para os outros modelos, com os pesos empilhados e ``torch.vmap``). Os otimizadores agem
     elemento a elemento e a perda é a soma das perdas das cópias, então cada cópia recebe o
     próprio gradiente e os mesmos passos. O histórico de uma cópia cuja perda deixa de ser
     finita para naquela época, como em ``fit``.
@@ -170,12 +171,25 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
     O otimizador anda com taxa 1 e o gradiente de cada cópia (com o decaimento de pesos somado)
     é multiplicado pela taxa dela: no SGD com momento, os mesmos passos.
     """
-    config = config or TrainConfig()
     if not seeds:
         raise ValueError("Dê pelo menos uma semente.")
+    models = [make_model(seed) for seed in seeds]
+    return fit_copies(models, data, seeds, config, lrs), models
+
+
+def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
+               config: TrainConfig | None = None, lrs: Sequence[float] | None = None,
+               ) -> list[History]:
+    """Como ``fit_seed_models``, com os modelos já montados: ``models[i]`` treina com os
+    minilotes na ordem de ``seeds[i]`` (e a taxa ``lrs[i]``), e termina com os pesos do fim do
+    treino. Os modelos precisam ter a mesma estrutura; numa ``ResidualMLP`` as escalas α e c
+    podem variar de um para outro (variantes diferentes numa chamada só)."""
+    config = config or TrainConfig()
+    if not seeds or len(seeds) != len(models):
+        raise ValueError(f"Dê uma semente por modelo; recebeu {len(models)} modelos e "
+                         f"{len(seeds)} sementes.")
     weight_decay = config.weight_decay
     config = _rates_in_gradient(config, seeds, lrs)
-    models = [make_model(seed) for seed in seeds]
     copies = stack_copies(models, data.y_train)  # lado a lado ou com vmap (residuais.copies)
     optimizer, schedule = _optimizer(copies.parameters, config)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
@@ -217,7 +231,7 @@ def fit_seed_models(make_model: Callable[[int], nn.Module], data: Dataset, seeds
         if not any(alive):
             break
     copies.unstack_into(models)
-    return histories, models
+    return histories
 
 
 def _rates_in_gradient(config: TrainConfig, seeds: Sequence[int],

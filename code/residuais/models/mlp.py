@@ -143,9 +143,8 @@ class ResidualBlock(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         check_tensor(h, "ResidualBlock", "(B, D)", D=self.width)
-        h = h + self.branch_scale * self.branch(h)  # (B, D): a identidade mais a correção f_k
-        if self.output_scale != 1.0:
-            h = self.output_scale * h
+        # (B, D): c · (a identidade mais a correção α f_k); multiplicar por 1,0 é exato
+        h = self.output_scale * (h + self.branch_scale * self.branch(h))
         return torch.relu(h) if self.order == "post" else h
 
 

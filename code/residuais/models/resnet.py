@@ -132,7 +132,9 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512 * block.expansion, num_classes)
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            # no dispositivo "meta" não há valores a sortear (e o normal_ de lá importa o
+            # torch._dynamo, ~2 s na primeira vez)
+            if isinstance(m, nn.Conv2d) and not m.weight.is_meta:
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if zero_init_residual:
             for m in self.modules():
