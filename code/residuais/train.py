@@ -86,12 +86,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
 
 def _optimizer(parameters: Sequence[torch.Tensor], config: TrainConfig
                ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """O otimizador e o aquecimento linear da taxa (um passo do agendador por minilote)."""
+    """O otimizador e o aquecimento linear da taxa (um passo do agendador por minilote).
+
+    ``foreach=True``: as mesmas contas, uma chamada para todos os tensores em vez de uma por
+    tensor (na CPU o PyTorch usa o laço por padrão; numa ResidualMLP de 256 blocos, ~15% do
+    tempo de treino)."""
     if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+        optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay,
+                                     foreach=True)
     else:
         optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.weight_decay)
+                                    weight_decay=config.weight_decay, foreach=True)
     warmup = config.warmup_steps
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
@@ -191,6 +196,7 @@ def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
     weight_decay = config.weight_decay
     config = _rates_in_gradient(config, seeds, lrs)
     copies = stack_copies(models, data.y_train)  # lado a lado ou com vmap (residuais.copies)
+    rates = None if lrs is None else torch.tensor(lrs, dtype=torch.float64)  # (S,)
     optimizer, schedule = _optimizer(copies.parameters, config)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     n, size = data.x_train.shape[0], config.batch_size
@@ -204,8 +210,7 @@ def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
             idx = orders[:, start : start + size]  # (S, B): o minilote de cada cópia
             losses, hits = copies.losses(data.x_train[idx], data.y_train[idx])  # (S,), (S,)
             optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            _scale_gradients(copies.parameters, lrs, weight_decay)
+            _backward_scaled(losses, copies.parameters, rates, weight_decay)
             optimizer.step()
             schedule.step()
             total_loss += losses.detach().double() * size
@@ -237,7 +242,7 @@ def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
 def _rates_in_gradient(config: TrainConfig, seeds: Sequence[int],
                        lrs: Sequence[float] | None) -> TrainConfig:
     """Com ``lrs``, confere as taxas e devolve a configuração com taxa 1 e sem decaimento de
-    pesos: os dois passam a entrar no gradiente de cada cópia (``_scale_gradients``)."""
+    pesos: os dois passam a entrar no gradiente de cada cópia (``_backward_scaled``)."""
     if lrs is None:
         return config
     if len(lrs) != len(seeds) or config.optimizer != "sgd" or not all(lr > 0 for lr in lrs):
@@ -245,15 +250,20 @@ def _rates_in_gradient(config: TrainConfig, seeds: Sequence[int],
     return replace(config, lr=1.0, weight_decay=0.0)
 
 
-def _scale_gradients(parameters: Sequence[torch.Tensor], lrs: Sequence[float] | None,
-                     weight_decay: float) -> None:
-    """Com ``lrs``: soma o decaimento de pesos ao gradiente de cada cópia e o multiplica pela
-    taxa dela; com taxa 1, o SGD com momento dá então os passos de cada taxa. A cópia ``i`` de
-    cada tensor é ``p.view(S, -1)[i]`` (``residuais.copies``)."""
-    if lrs is None:
+def _backward_scaled(losses: torch.Tensor, parameters: Sequence[torch.Tensor],
+                     rates: torch.Tensor | None, weight_decay: float) -> None:
+    """O gradiente da soma das perdas das cópias. Com ``rates`` (uma taxa por cópia), o de cada
+    cópia sai multiplicado pela sua taxa — o gradiente de r·L é r vezes o de L, e a perda da
+    cópia i só depende dos pesos dela — com o decaimento de pesos somado antes; com taxa 1, o SGD
+    com momento dá então os passos de cada taxa. A cópia ``i`` de cada tensor é
+    ``p.view(S, -1)[i]`` (``residuais.copies``)."""
+    if rates is None:
+        losses.sum().backward()
         return
-    with torch.no_grad():
-        for p in parameters:
-            if p.grad is not None:
-                rates = torch.tensor(lrs, dtype=p.dtype).view(-1, 1)  # (S, 1)
-                p.grad.add_(p, alpha=weight_decay).view(len(lrs), -1).mul_(rates)
+    (losses * rates.to(losses.dtype)).sum().backward()
+    if weight_decay:
+        with torch.no_grad():
+            for p in parameters:
+                if p.grad is not None:
+                    decay = p.view(len(rates), -1) * rates.to(p.dtype).view(-1, 1)  # (S, ·)
+                    p.grad.view(len(rates), -1).add_(decay, alpha=weight_decay)
