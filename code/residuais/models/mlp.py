@@ -87,6 +87,15 @@ class PlainMLP(nn.Module):
 BLOCK_ORDERS = ("pre", "post", "relu_last")
 
 
+def _times(scale: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """scale · x, sem a multiplicação quando scale é o número 1 (ela custaria uma operação a
+    mais por bloco, na ida e na volta). ``scale`` também pode ser um tensor, um valor por cópia
+    de uma rede treinada junto com outras (``residuais.copies``)."""
+    if isinstance(scale, int | float) and scale == 1:
+        return x
+    return scale * x
+
+
 class ResidualBlock(nn.Module):
     """Bloco residual totalmente conectado: h_k = h_{k-1} + f_k[h_{k-1}].
 
@@ -143,8 +152,7 @@ class ResidualBlock(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         check_tensor(h, "ResidualBlock", "(B, D)", D=self.width)
-        # (B, D): c · (a identidade mais a correção α f_k); multiplicar por 1,0 é exato
-        h = self.output_scale * (h + self.branch_scale * self.branch(h))
+        h = _times(self.output_scale, h + _times(self.branch_scale, self.branch(h)))  # (B, D)
         return torch.relu(h) if self.order == "post" else h
 
 
