@@ -2,19 +2,20 @@
 
 Duas maneiras de fazer a mesma conta, com a mesma interface (``Copies``):
 
-- ``FoldedCopies`` (redes totalmente conectadas: ``PlainMLP``, ``ResidualMLP``, ``nn.Linear``):
-  as S cópias ficam **lado a lado no eixo dos atributos**. Uma ativação (B, D) de cada cópia
-  vira uma ativação só, (B, S·D), com a cópia s nas colunas [s·D, (s+1)·D). Nesse arranjo o
-  batch norm das S cópias é um ``nn.BatchNorm1d`` de S·D atributos (estatísticas por coluna,
-  logo por cópia), ReLU e somas residuais agem elemento a elemento, e só a camada linear
-  precisa de uma conta própria (``FoldedLinear``: uma multiplicação de matrizes por cópia,
-  ``torch.bmm``). Cada passo custa as mesmas chamadas de um modelo só, com tensores S vezes
-  mais largos.
-- ``VmappedCopies`` (qualquer modelo): pesos empilhados (``torch.func.stack_module_state``) e a
-  passagem direta vetorizada sobre as cópias (``torch.vmap`` de ``functional_call``). Serve para
-  convoluções, atenção etc., mas no batch norm o ``vmap`` gasta várias operações a mais por
-  camada: numa ``PlainMLP`` de 48 camadas com BN, 3 a 7 cópias, o passo de ``FoldedCopies`` é
-  1,7 a 2,8 vezes mais rápido (medido nesta máquina de 2 núcleos).
+- ``FoldedCopies`` (``PlainMLP``, ``ResidualMLP``, a ``ConvNet`` dos dígitos e o que for feito
+  de ``nn.Linear``, ``nn.Conv2d``, batch norm e ReLU): as S cópias ficam **lado a lado no eixo
+  dos atributos** (ou dos canais). Uma ativação (B, D) de cada cópia vira uma ativação só,
+  (B, S·D), com a cópia s nas colunas [s·D, (s+1)·D). Nesse arranjo o batch norm das S cópias é
+  um ``nn.BatchNorm1d`` de S·D atributos (estatísticas por coluna, logo por cópia), ReLU e somas
+  residuais agem elemento a elemento, uma convolução vira uma convolução agrupada, e só a camada
+  linear precisa de uma conta própria (``FoldedLinear``: uma multiplicação de matrizes por
+  cópia, ``torch.bmm``). Cada passo custa as mesmas chamadas de um modelo só, com tensores S
+  vezes mais largos.
+- ``VmappedCopies`` (qualquer modelo, como os Transformers e as U-Nets): pesos empilhados
+  (``torch.func.stack_module_state``) e a passagem direta vetorizada sobre as cópias
+  (``torch.vmap`` de ``functional_call``). No batch norm o ``vmap`` gasta várias operações a
+  mais por camada: numa ``PlainMLP`` de 48 camadas com BN, 3 a 7 cópias, o passo de
+  ``FoldedCopies`` é 1,7 a 2,8 vezes mais rápido (medido nesta máquina de 2 núcleos).
 
 Nas duas, cada tensor do otimizador guarda as S cópias no primeiro eixo, em ordem:
 ``p.view(S, -1)[i]`` é a cópia ``i`` (é o que permite uma taxa de aprendizado por cópia).
