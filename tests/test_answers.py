@@ -62,3 +62,16 @@ def test_only_what_the_answer_needs_is_loaded_in_notebook_order():
     assert q1.findings == [] and q1.modules == ["torch"] and q1.fingerprint
     assert "sklearn" not in q1.source and "treina" not in q1.source
     assert found["q2"].findings == ["importa `os`"]
+
+
+def test_an_alias_imported_in_another_cell_is_followed():
+    """``from torch import serialization`` numa célula e ``serialization.os`` na resposta: a
+    cadeia chega ao ``os`` do mesmo jeito (a importação de outra célula entra no código do
+    avaliador)."""
+    chapter = Chapter("c", "C", "", "", "", [Question("q1", 2, ["f"], ["def f(x):\n    ..."])])
+    cells = [_code("from torch import serialization"),
+             _code("def f(x):\n    serialization.os.write(1, b'')\n    return x"),
+             _code('grader.check("q1")')]
+    found = answers({"cells": cells}, chapter, distributed=[])["q1"]
+    assert "from torch import serialization" in found.source
+    assert "chega ao módulo `os` por `serialization.os`" in found.findings

@@ -86,7 +86,7 @@ def test_no_attack_passes_in_the_scorer_even_uninspected(grader, name, monkeypat
     """Mesmo que a inspeção deixasse passar (aqui desligada), o avaliador não dá os pontos.
     (Escrever direto no cano com ``os.write`` o avaliador não impede: quem barra é a inspeção,
     que recusa chegar ao ``os`` por qualquer caminho.)"""
-    monkeypatch.setattr(answers, "inspect_code", lambda nodes: [])
+    monkeypatch.setattr(answers, "inspect_code", lambda nodes, bindings=None: [])
     entry, _ = _score(grader, (ATTACKS | RUNTIME_ATTACKS)[name])
     assert not _passed(entry), entry
 
@@ -110,6 +110,12 @@ def autocorrelation(g, lag):
     ("from residuais import checks\n", "importa `residuais.checks`"),
     ("import torch.nn.functional as F\nx = F.torch.serialization.os\n", "chega ao módulo `os`"),
     ("import torch\nx = torch.serialization.sys.modules\n", "chega ao módulo `sys`"),
+    # a raiz da cadeia é um apelido que a própria importação criou
+    ("from torch import serialization\nx = serialization.os\n", "chega ao módulo `os`"),
+    ("import torch.nn.functional as G\nx = G.torch.serialization.os\n", "chega ao módulo `os`"),
+    ("from residuais import train\nx = train.F.torch.serialization.os\n",
+     "chega ao módulo `os`"),
+    ("from torch import serialization as s\nT = s\n", "usa o módulo `s` como valor"),
 ])
 def test_the_inspection_follows_attribute_chains_and_aliases(code, expected):
     import ast

@@ -96,7 +96,9 @@ def answers(notebook: dict[str, Any], chapter: Chapter,
     cells = [notebooks.source(c) for c in notebook["cells"] if c.get("cell_type") == "code"]
     original = {_normalized(s) for s in distributed}
     tested = {n for q in chapter.questions for n in q.names}
-    statements = [_statements(code, tested, _normalized(code) in original) for code in cells]
+    bindings = module_bindings(_parsed(code) for code in cells)
+    statements = [_statements(code, tested, _normalized(code) in original, bindings)
+                  for code in cells]
     found = {}
     for q in chapter.questions:
         check = next((i for i, s in enumerate(cells)
@@ -141,7 +143,16 @@ def _normalized(code: str) -> str:
     return "\n".join(line.rstrip() for line in code.strip().splitlines())
 
 
-def _statements(code: str, tested: set[str], trusted: bool) -> list[_Statement]:
+def _parsed(code: str) -> ast.AST:
+    """A árvore de uma célula (vazia se ela não compila)."""
+    try:
+        return ast.parse(notebooks.disable_shell(notebooks.strip_magics(code))[0])
+    except SyntaxError:
+        return ast.Module(body=[], type_ignores=[])
+
+
+def _statements(code: str, tested: set[str], trusted: bool,
+                bindings: dict[str, set[str]] | None = None) -> list[_Statement]:
     """As instruções que uma célula contribui, com o que cada uma define e usa."""
     code = notebooks.disable_shell(notebooks.strip_magics(code))[0]
     defined = set(notebooks.defined_names(code))
@@ -159,7 +170,7 @@ def _statements(code: str, tested: set[str], trusted: bool) -> list[_Statement]:
         if not isinstance(node, kinds) or _course_tooling(node):
             continue
         text = "\n".join(lines[_first_line(node) - 1:node.end_lineno])
-        findings = [] if trusted else inspect_code([node])
+        findings = [] if trusted else inspect_code([node], bindings)
         found.append(_Statement(text, _defines(node), _uses(node), findings, answer_cell,
                                 _modules(node), trusted, frozenset(defined)))
     return found
@@ -205,37 +216,74 @@ def tooling_module(name: str) -> bool:
     return name.split(".")[0] == "otter" or name == "residuais.checks.display"
 
 
-def inspect_code(nodes: Sequence[ast.AST]) -> list[str]:
-    """O que, no código, uma resposta não deve usar, descrito em português."""
+def inspect_code(nodes: Sequence[ast.AST],
+                 bindings: dict[str, set[str]] | None = None) -> list[str]:
+    """O que, no código, uma resposta não deve usar, descrito em português. ``bindings``: os
+    nomes que as importações da entrega inteira ligam a módulos (``module_bindings``), para
+    seguir também cadeias que começam num apelido importado em outra célula."""
     findings = set()
     for tree in nodes:
+        bound = _merge(module_bindings([tree]), bindings or {})
         chain_roots = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        imported = {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
-                    if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
         for node in ast.walk(tree):
-            findings |= _node_findings(node)
+            findings |= _node_findings(node, bound)
             if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-                    and id(node) not in chain_roots and node.id in MODULE_VALUES | imported
-                    and isinstance(_module_named(node.id), types.ModuleType)):
+                    and id(node) not in chain_roots
+                    and (node.id in MODULE_VALUES or node.id in bound)
+                    and any(isinstance(v, types.ModuleType) for v in _named(node.id, bound))):
                 findings.add(f"usa o módulo `{node.id}` como valor")
     return sorted(findings)
 
 
-def _module_named(name: str) -> object:
-    """O módulo que ``name`` nomeia na raiz de uma cadeia (``np`` → numpy), se for um dos
-    permitidos e estiver instalado; senão ``None``."""
-    module = CONVENTIONAL_ALIASES.get(name, name)
-    if not _allowed_module(module):
+def module_bindings(trees: Iterable[ast.AST]) -> dict[str, set[str]]:
+    """Cada nome que uma importação liga, com os caminhos a que pode se referir:
+    ``import torch.nn.functional as G`` → G: torch.nn.functional; ``import torch.nn`` → torch:
+    torch; ``from torch import serialization`` → serialization: torch.serialization. Um nome
+    importado de vários jeitos guarda todos (a inspeção confere cada um)."""
+    bound: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    first = a.name.split(".")[0]  # sem apelido, liga só o primeiro nome
+                    bound.setdefault(a.asname or first, set()).add(a.name if a.asname else first)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    bound.setdefault(a.asname or a.name, set()).add(f"{node.module}.{a.name}")
+    return bound
+
+
+def _merge(a: dict[str, set[str]], b: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {name: a.get(name, set()) | b.get(name, set()) for name in a.keys() | b.keys()}
+
+
+def _named(name: str, bound: dict[str, set[str]]) -> list[object]:
+    """Os objetos que ``name`` pode nomear na raiz de uma cadeia: o módulo de mesmo nome ou de
+    apelido convencional (``np`` → numpy) e o que as importações ligaram a ele."""
+    paths = {CONVENTIONAL_ALIASES.get(name, name)} | bound.get(name, set())
+    return [value for value in map(_resolve, paths) if value is not None]
+
+
+def _resolve(path: str) -> object:
+    """O módulo (ou o atributo de um módulo) em ``path``, se o módulo for permitido e estiver
+    instalado; senão ``None``."""
+    if not _allowed_module(path):
         return None
     try:
-        return importlib.import_module(module)
-    except Exception:  # não instalado, ou não é módulo: nada a resolver
-        return None
+        return importlib.import_module(path)
+    except Exception:  # não é módulo: talvez um atributo de um (``from m import nome``)
+        parent, _, attribute = path.rpartition(".")
+        try:
+            return getattr(importlib.import_module(parent), attribute, None) if parent else None
+        except Exception:  # não instalado: nada a resolver
+            return None
 
 
-def _chain_findings(node: ast.Attribute) -> set[str]:
-    """Segue ``a.b.c`` pelos módulos de verdade: chegar a um módulo não permitido por um
-    atributo (``torch.serialization.os``, ``residuais.checks.core``) é como importá-lo."""
+def _chain_findings(node: ast.Attribute, bound: dict[str, set[str]]) -> set[str]:
+    """Segue ``a.b.c`` pelos módulos de verdade, a partir de cada coisa que ``a`` pode nomear:
+    chegar a um módulo não permitido por um atributo (``torch.serialization.os``,
+    ``residuais.checks.core``, ``serialization.os`` depois de ``from torch import
+    serialization``) é como importá-lo."""
     parts = []
     root: ast.AST = node
     while isinstance(root, ast.Attribute):
@@ -243,13 +291,13 @@ def _chain_findings(node: ast.Attribute) -> set[str]:
         root = root.value
     if not isinstance(root, ast.Name):
         return set()
-    value = _module_named(root.id)
-    for part in reversed(parts):
-        if not isinstance(value, types.ModuleType):
-            return set()
-        value = getattr(value, part, None)
-        if isinstance(value, types.ModuleType) and not _allowed_module(value.__name__):
-            return {f"chega ao módulo `{value.__name__}` por `{ast.unparse(node)}`"}
+    for value in _named(root.id, bound):
+        for part in reversed(parts):
+            if not isinstance(value, types.ModuleType):
+                break
+            value = getattr(value, part, None)
+            if isinstance(value, types.ModuleType) and not _allowed_module(value.__name__):
+                return {f"chega ao módulo `{value.__name__}` por `{ast.unparse(node)}`"}
     return set()
 
 
@@ -259,7 +307,7 @@ def _import_from_findings(node: ast.ImportFrom) -> set[str]:
     module = "." * node.level + (node.module or "")
     if node.level or not _allowed_module(module):
         return {f"importa `{module}`"}
-    found, parent = set(), _module_named(module)
+    found, parent = set(), _resolve(module)
     for alias in node.names:
         value = getattr(parent, alias.name, None)
         inner = value.__name__ if isinstance(value, types.ModuleType) else ""
@@ -268,12 +316,12 @@ def _import_from_findings(node: ast.ImportFrom) -> set[str]:
     return found
 
 
-def _node_findings(node: ast.AST) -> set[str]:
+def _node_findings(node: ast.AST, bound: dict[str, set[str]]) -> set[str]:
     if isinstance(node, ast.Import):
         return {f"importa `{a.name}`" for a in node.names if not _allowed_module(a.name)}
     if isinstance(node, ast.ImportFrom):
         return _import_from_findings(node)
-    if isinstance(node, ast.Attribute) and (found := _chain_findings(node)):
+    if isinstance(node, ast.Attribute) and (found := _chain_findings(node, bound)):
         return found
     if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
         return {f"usa `{node.id}`"}
