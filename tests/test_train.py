@@ -8,6 +8,7 @@ import torch
 
 from residuais.data import Dataset
 from residuais.models import PlainMLP, ResidualMLP
+from residuais.optim import SGD
 from residuais.train import TrainConfig, evaluate, fit, fit_copies, fit_seed_models, fit_seeds
 
 
@@ -206,17 +207,17 @@ def test_warmup_raises_the_rate_linearly_then_holds_it():
     data = _toy_dataset()
     model = torch.nn.Linear(5, 2)
     rates = []
-    original = torch.optim.SGD.step
+    original = SGD.step
 
     def spy(self, *args, **kwargs):
-        rates.append(self.param_groups[0]["lr"])
+        rates.append(self.lr)
         return original(self, *args, **kwargs)
 
-    torch.optim.SGD.step = spy
+    SGD.step = spy
     try:
         fit(model, data, TrainConfig(epochs=2, lr=0.1, batch_size=50, warmup_steps=4))
     finally:
-        torch.optim.SGD.step = original
+        SGD.step = original
     assert rates[:5] == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1])
     assert len(rates) == 12 and rates[-1] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="warmup_steps"):

@@ -69,7 +69,10 @@ def path_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     for k in reversed(range(n_blocks)):
         # a mesma passagem direta para todos os caminhos: o lote repetido P vezes, (P·B, D)
         repeated = inputs[k].expand(n_paths, *inputs[k].shape).reshape(n_paths * batch, -1)
-        _, pullback = torch.func.vjp(blocks[k].branch, repeated)
-        through_branch = pullback(grads.reshape(n_paths * batch, -1))[0].view_as(grads)  # g J_k
+        repeated.requires_grad_(True)
+        # g J_k: o produto vetor-jacobiano do ramo, um g por linha
+        (through_branch,) = torch.autograd.grad(blocks[k].branch(repeated), repeated,
+                                                grads.reshape(n_paths * batch, -1))
+        through_branch = through_branch.view_as(grads)  # (P, B, D)
         grads = torch.where(through[:, k, None, None], through_branch, grads)
     return grads

@@ -18,6 +18,7 @@ from torch import nn
 
 from residuais.copies import classes_on_dim1, stack_copies
 from residuais.data import Dataset
+from residuais.optim import SGD, Adam, Optimizer
 
 
 @dataclass(frozen=True)
@@ -84,23 +85,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return loss, acc
 
 
-def _optimizer(parameters: Sequence[torch.Tensor], config: TrainConfig
-               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """O otimizador e o aquecimento linear da taxa (um passo do agendador por minilote).
-
-    ``foreach=True``: as mesmas contas, uma chamada para todos os tensores em vez de uma por
-    tensor (na CPU o PyTorch usa o laço por padrão; numa ResidualMLP de 256 blocos, ~15% do
-    tempo de treino)."""
+def _optimizer(parameters: Sequence[torch.Tensor], config: TrainConfig) -> Optimizer:
+    """SGD com momento ou Adam (``residuais.optim``: as contas do PyTorch, sem importar o
+    compilador), com o aquecimento linear da taxa de ``config.warmup_steps`` passos."""
     if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay,
-                                     foreach=True)
-    else:
-        optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.weight_decay, foreach=True)
-    warmup = config.warmup_steps
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
-    return optimizer, schedule
+        return Adam(parameters, lr=config.lr, weight_decay=config.weight_decay,
+                    warmup_steps=config.warmup_steps)
+    return SGD(parameters, lr=config.lr, momentum=config.momentum,
+               weight_decay=config.weight_decay, warmup_steps=config.warmup_steps)
 
 
 def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> History:
@@ -111,7 +103,7 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
     ser finita.
     """
     config = config or TrainConfig()
-    optimizer, schedule = _optimizer(list(model.parameters()), config)
+    optimizer = _optimizer(list(model.parameters()), config)
     generator = torch.Generator().manual_seed(config.seed)
     n = data.x_train.shape[0]
     history = History()
@@ -123,10 +115,9 @@ def fit(model: nn.Module, data: Dataset, config: TrainConfig | None = None) -> H
             idx = order[start : start + config.batch_size]
             logits = classes_on_dim1(model(data.x_train[idx]), data.y_train[idx])  # (B, V, ...)
             loss = F.cross_entropy(logits, data.y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            schedule.step()
             total_loss += loss.item() * len(idx)
             # fração de acertos (por exemplo ou, em segmentação, por pixel) vezes o lote
             hits = (logits.argmax(dim=1) == data.y_train[idx]).float().mean().item()
@@ -197,7 +188,7 @@ def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
     config = _rates_in_gradient(config, seeds, lrs)
     copies = stack_copies(models, data.y_train)  # lado a lado ou com vmap (residuais.copies)
     rates = None if lrs is None else torch.tensor(lrs, dtype=torch.float64)  # (S,)
-    optimizer, schedule = _optimizer(copies.parameters, config)
+    optimizer = _optimizer(copies.parameters, config)
     generators = [torch.Generator().manual_seed(seed) for seed in seeds]
     n, size = data.x_train.shape[0], config.batch_size
     histories = [History() for _ in seeds]
@@ -209,10 +200,9 @@ def fit_copies(models: Sequence[nn.Module], data: Dataset, seeds: Sequence[int],
         for start in range(0, n - size + 1, size):
             idx = orders[:, start : start + size]  # (S, B): o minilote de cada cópia
             losses, hits = copies.losses(data.x_train[idx], data.y_train[idx])  # (S,), (S,)
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             _backward_scaled(losses, copies.parameters, rates, weight_decay)
             optimizer.step()
-            schedule.step()
             total_loss += losses.detach().double() * size
             total_hits += hits.double() * size
             if not torch.isfinite(total_loss).any():  # todas divergiram: o resto seria NaN
