@@ -1,6 +1,9 @@
 """A estrutura do livro e a construção do site (coursetools.book, coursetools.build): raiz,
 ordem do sumário, capítulos que faltam e o erro de uma construção que falha."""
 
+import subprocess
+import sys
+
 import pytest
 from conftest import ROOT
 
@@ -64,7 +67,8 @@ def test_the_course_lists_its_six_chapters():
 
 def test_build_command_treats_warnings_as_errors(tmp_path):
     command = build.command(ROOT, tmp_path)
-    assert command[1:5] == ["build", str(ROOT), "--path-output", str(tmp_path)]
+    assert command[1:3] == ["-m", "coursetools.jupyterbook"]
+    assert command[3:7] == ["build", str(ROOT), "--path-output", str(tmp_path)]
     assert {"--warningiserror", "--nitpick", "--keep-going"} <= set(command)
     assert "--path-output" not in build.command(ROOT)
 
@@ -80,3 +84,31 @@ def test_a_failed_build_raises_with_the_log(tmp_path):
     assert str(info.value).startswith("a construção do site falhou:\n")
     assert "Table of Contents file is malformed" in info.value.log
     assert info.value.returncode != 0
+
+
+def test_the_build_runner_skips_the_slow_imports_and_still_works():
+    """coursetools.jupyterbook: o jsonschema passa sem o rfc3987_syntax e continua validando, e
+    a busca de plugins do pybtex é memorizada e acha os mesmos plugins. Em processo novo, para
+    que nada importado por outro teste interfira."""
+    code = (
+        "import sys\n"
+        "from coursetools.jupyterbook import skip_slow_imports\n"
+        "skip_slow_imports()\n"
+        "import jsonschema, pybtex.plugin\n"
+        "from jupyter_book.cli.main import main\n"
+        "assert sys.modules['rfc3987_syntax'] is None\n"
+        "schema = {'type': 'object', 'properties': {'title': {'type': 'string'}}}\n"
+        "jsonschema.validate({'title': 'Conexões'}, schema)\n"
+        "try:\n"
+        "    jsonschema.validate({'title': 3}, schema)\n"
+        "except jsonschema.ValidationError:\n"
+        "    print('inválido recusado')\n"
+        "style = pybtex.plugin.find_plugin('pybtex.style.formatting', 'plain')\n"
+        "again = pybtex.plugin.find_plugin('pybtex.style.formatting', 'plain')\n"
+        "print(style.__module__, again is style, pybtex.plugin.entry_points.cache_info().hits)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[0] == "inválido recusado"
+    module, same, hits = out[1].split()
+    assert module == "pybtex.style.formatting.plain" and same == "True" and int(hits) >= 1

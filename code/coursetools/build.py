@@ -40,9 +40,10 @@ class BuildError(RuntimeError):
 
 def command(root: Path, out: Path | None = None) -> list[str]:
     """O comando do Jupyter Book que constrói o livro de ``root`` (em ``out``, se dada)."""
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
     path_output = ["--path-output", str(out)] if out is not None else []
-    return [str(jupyter_book), "build", str(root), *path_output, *OPTIONS]
+    # o jupyter-book sem dois custos de partida (coursetools.jupyterbook): mesmo HTML, ~5 s menos
+    return [sys.executable, "-m", "coursetools.jupyterbook", "build", str(root), *path_output,
+            *OPTIONS]
 
 
 def build_site(root: Path, out: Path | None = None, *, timeout: float | None = None,

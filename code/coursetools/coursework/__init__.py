@@ -35,9 +35,19 @@ from coursetools.coursework.common import (
     CourseworkError,
     Result,
 )
-from coursetools.coursework.grading import grade
 from coursetools.coursework.manifest import Chapter, Question, load_release
 from coursetools.coursework.release import release
+
+
+def __getattr__(name: str):
+    """``grade`` só é importado quando usado: a correção traz o PyTorch (as verificações de
+    ``residuais.checks``), 2,4 s que a construção do site e a liberação não precisam pagar."""
+    if name == "grade":
+        from coursetools.coursework.grading import grade
+
+        return grade
+    raise AttributeError(f"o módulo {__name__!r} não tem o atributo {name!r}")
+
 
 __all__ = [
     "CORRUPTED",
