@@ -106,9 +106,18 @@ def test_the_build_runner_skips_the_slow_imports_and_still_works():
         "style = pybtex.plugin.find_plugin('pybtex.style.formatting', 'plain')\n"
         "again = pybtex.plugin.find_plugin('pybtex.style.formatting', 'plain')\n"
         "print(style.__module__, again is style, pybtex.plugin.entry_points.cache_info().hits)\n"
+        "import snowballstemmer\n"
+        "from sphinx.search.pt import SearchPortuguese\n"
+        "lang = SearchPortuguese.__new__(SearchPortuguese)\n"
+        "lang.stemmer = snowballstemmer.stemmer('portuguese')\n"
+        "words = ['conexões', 'residuais', 'conexões', 'normalização']\n"
+        "same = [lang.stem(w) for w in words] == snowballstemmer.stemmer('portuguese')"
+        ".stemWords(words)\n"
+        "print(same, sorted(SearchPortuguese.stem.stems))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split("\n")
     assert out[0] == "inválido recusado"
     module, same, hits = out[1].split()
     assert module == "pybtex.style.formatting.plain" and same == "True" and int(hits) >= 1
+    assert out[2] == "True ['conexões', 'normalização', 'residuais']"  # mesmos radicais, guardados
