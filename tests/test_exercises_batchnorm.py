@@ -97,7 +97,7 @@ def _with_aten(x, mean, var, gamma, beta, eps):
 ])
 def test_batch_norm_eval_shortcuts_are_forbidden(shortcut, name):
     for check in (public.check_batch_norm_eval, hidden.check_batch_norm_eval_hidden):
-        with pytest.raises(ForbiddenCall, match=rf"\({name}\).*avaliação escrito por você"):
+        with pytest.raises(ForbiddenCall, match=rf"\({name}\).*avaliação escrita por você"):
             check(shortcut)
 
 
@@ -158,7 +158,7 @@ def test_batch_norm_train_trivial_answers_fail():
      "(torch.nn|residuais.norm).BatchNorm1d"),
 ])
 def test_batch_norm_train_shortcuts_are_forbidden(shortcut, name):
-    with pytest.raises(ForbiddenCall, match=rf"\({name}\).*treino escrito por você"):
+    with pytest.raises(ForbiddenCall, match=rf"\({name}\).*treino escrita por você"):
         public.check_batch_norm_train(shortcut)
 
 

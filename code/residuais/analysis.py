@@ -1,4 +1,4 @@
-"""Medições sobre redes: gradientes por camada, Jacobianos, gradientes em relação à entrada e
+"""Medições sobre redes: gradientes por camada, jacobianos, gradientes em relação à entrada e
 autocorrelação (para os gradientes fragmentados de Balduzzi et al., 2017)."""
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def forward_variances(
 
 
 def sequential_jacobians(layers: Sequence[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
-    """Jacobianos ∂h_k/∂h_{k-1} de cada camada de uma composição h_k = f_k(h_{k-1}), h_0 = x.
+    """Os jacobianos ∂h_k/∂h_{k-1} de cada camada de uma composição h_k = f_k(h_{k-1}), h_0 = x.
 
-    ``x`` é um único exemplo, de forma (n,); o k-ésimo Jacobiano tem forma (dim h_k, dim h_{k-1}).
+    ``x`` é um único exemplo, de forma (n,); o k-ésimo jacobiano tem forma (dim h_k, dim h_{k-1}).
     """
     if x.dim() != 1:
         raise ValueError(

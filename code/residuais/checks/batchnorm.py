@@ -42,10 +42,10 @@ def _rules(reason: str) -> tuple[Rule, ...]:
     return tuple(Rule(target, reason) for target in NORMALIZATIONS)
 
 
-RULES_BATCH_NORM_EVAL = _rules("o exercício pede o batch norm de avaliação escrito por você.")
-RULES_BATCH_NORM_TRAIN = _rules("o exercício pede o batch norm de treino escrito por você.")
+RULES_BATCH_NORM_EVAL = _rules("o exercício pede a BN de avaliação escrita por você.")
+RULES_BATCH_NORM_TRAIN = _rules("o exercício pede a BN de treino escrita por você.")
 RULES_RUNNING_STATS = _rules("o exercício pede a atualização das médias móveis escrita por você; "
-                             "o batch norm do PyTorch a faz sozinho.")
+                             "a BN do PyTorch a faz sozinha.")
 _FUSE = "o exercício pede o dobramento escrito por você; essa função o faz sozinha."
 RULES_FOLD = (
     Rule("torch.nn.utils.fusion.fuse_linear_bn_eval", _FUSE),
@@ -59,7 +59,7 @@ HINT_BATCH_STATS = ("em avaliação, use as médias móveis recebidas (running_m
                     "não a média e a variância do lote.")
 HINT_LECTURE_EPS = "use √(σ² + ε), como o PyTorch, e não σ + ε (a convenção das notas de aula)."
 HINT_NO_EPS = "faltou o ε dentro da raiz, √(σ² + ε)."
-HINT_UNBIASED = ("para normalizar, o batch norm usa a variância viesada do lote (divide por B, "
+HINT_UNBIASED = ("para normalizar, a BN usa a variância viesada do lote (divide por B, "
                  "não por B − 1).")
 HINT_WRONG_AXIS = ("as estatísticas são por unidade (coluna), sobre o lote: média e variância no "
                    "eixo 0, não no eixo 1.")
@@ -337,7 +337,7 @@ def expect_folded(folded: Any, linear: nn.Linear, bn: nn.BatchNorm1d, x: torch.T
         fail(f"No caso “{case}” o peso do Linear devolvido deveria ter forma {shape}; tem "
              f"{tuple(folded.weight.shape)}.")
     if folded.bias is None:
-        fail(f"No caso “{case}” o Linear devolvido não tem viés, mas o batch norm desloca a "
+        fail(f"No caso “{case}” o Linear devolvido não tem viés, mas a BN desloca a "
              f"saída (β e a média móvel): crie-o com bias=True.")
     with torch.no_grad():
         got = call(folded, f"{case}, aplicando o Linear devolvido", x)
