@@ -121,3 +121,46 @@ def test_the_build_runner_skips_the_slow_imports_and_still_works():
     module, same, hits = out[1].split()
     assert module == "pybtex.style.formatting.plain" and same == "True" and int(hits) >= 1
     assert out[2] == "True ['conexões', 'normalização', 'residuais']"  # mesmos radicais, guardados
+
+
+def test_numbered_references_read_each_target_once_and_still_resolve(tmp_path):
+    """O atalho das referências numeradas: num projeto Sphinx mínimo, três {numref} para as
+    figuras de outro documento resolvem para os números certos, e o documento delas é lido uma
+    vez só pelas consultas (sem o atalho, seria uma vez por referência)."""
+    source = tmp_path / "fontes"
+    source.mkdir()
+    (source / "conf.py").write_text("numfig = True\nnumfig_format = {'code-block': 'Lista %s'}\n",
+                                      encoding="utf-8")
+    (source / "index.rst").write_text(
+        "Início\n======\n\n.. toctree::\n\n   a\n   b\n", encoding="utf-8")
+    listing = ".. code-block:: python\n   :caption: {0}\n   :name: {0}\n\n   x = {1}\n\n"
+    a_text = "A\n=\n\n" + listing.format("um", 1) + listing.format("dois", 2)
+    (source / "a.rst").write_text(a_text, encoding="utf-8")
+    b_text = "B\n=\n\n:numref:`um`, :numref:`dois` e de novo :numref:`um`.\n"
+    (source / "b.rst").write_text(b_text, encoding="utf-8")
+
+    def build(shortcut: bool, out: str) -> list[str]:
+        code = (
+            "from coursetools.jupyterbook import skip_slow_imports\n"
+            + ("skip_slow_imports()\n" if shortcut else "")
+            + "from sphinx.cmd.build import build_main\n"
+            "from sphinx.environment import BuildEnvironment\n"
+            "reads = []\n"
+            "original = BuildEnvironment.get_doctree\n"
+            "def counting(self, docname):\n"
+            "    reads.append(docname)\n"
+            "    return original(self, docname)\n"
+            "BuildEnvironment.get_doctree = counting\n"
+            f"code = build_main(['-q', '-b', 'html', {str(source)!r}, {out!r}])\n"
+            "print(code, reads.count('a'))\n"
+        )
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    (code, plain_reads), (code_short, short_reads) = (build(False, str(tmp_path / "sem")),
+                                                      build(True, str(tmp_path / "out")))
+    assert code == code_short == "0"
+    assert int(short_reads) == int(plain_reads) - 2  # 3 consultas a "a", 1 leitura
+    pages = [(tmp_path / out / "b.html").read_text(encoding="utf-8") for out in ("sem", "out")]
+    assert pages[1].count("Lista 1") == 2 and pages[1].count("Lista 2") == 1
+    assert pages[0] == pages[1]
