@@ -96,9 +96,10 @@ def answers(notebook: dict[str, Any], chapter: Chapter,
     cells = [notebooks.source(c) for c in notebook["cells"] if c.get("cell_type") == "code"]
     original = {_normalized(s) for s in distributed}
     tested = {n for q in chapter.questions for n in q.names}
-    bindings = module_bindings(_parsed(code) for code in cells)
-    statements = [_statements(code, tested, _normalized(code) in original, bindings)
-                  for code in cells]
+    cleaned = [notebooks.disable_shell(notebooks.strip_magics(code))[0] for code in cells]
+    bindings = module_bindings(_parsed(code) for code in cleaned)
+    statements = [_statements(clean, tested, _normalized(code) in original, bindings)
+                  for code, clean in zip(cells, cleaned, strict=True)]
     found = {}
     for q in chapter.questions:
         check = next((i for i, s in enumerate(cells)
@@ -144,17 +145,17 @@ def _normalized(code: str) -> str:
 
 
 def _parsed(code: str) -> ast.AST:
-    """A árvore de uma célula (vazia se ela não compila)."""
+    """A árvore de uma célula já sem mágicas (vazia se ela não compila)."""
     try:
-        return ast.parse(notebooks.disable_shell(notebooks.strip_magics(code))[0])
+        return ast.parse(code)
     except SyntaxError:
         return ast.Module(body=[], type_ignores=[])
 
 
 def _statements(code: str, tested: set[str], trusted: bool,
-                bindings: dict[str, set[str]] | None = None) -> list[_Statement]:
-    """As instruções que uma célula contribui, com o que cada uma define e usa."""
-    code = notebooks.disable_shell(notebooks.strip_magics(code))[0]
+                bindings: dict[str, set[str]]) -> list[_Statement]:
+    """As instruções que uma célula (já sem mágicas nem comandos de shell) contribui, com o que
+    cada uma define e usa."""
     defined = set(notebooks.defined_names(code))
     try:
         tree = ast.parse(code)
