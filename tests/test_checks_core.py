@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.functional import scaled_dot_product_attention as apelido
 
-from residuais.checks import ForbiddenCall, Rule, expect_close, forbidden
+from residuais.checks import ForbiddenCall, Rule, core, expect_close, forbidden
 
 SDPA = Rule("torch.nn.functional.scaled_dot_product_attention",
             "o exercício pede a atenção escrita por você.")
@@ -112,3 +112,31 @@ def test_the_same_name_in_two_modules_is_reported_once():
         by_attribute(*_qkv())
     assert str(info.value).count("`scaled_dot_product_attention`") == 1
     assert "que não vale neste exercício" in str(info.value)
+
+
+def test_source_is_analysed_once_per_code_object_and_a_redefinition_is_analysed_again(
+        monkeypatch):
+    """Ler e analisar a fonte custa ~1 ms; uma verificação chama a resposta até 1.600 vezes.
+    O cache é por objeto de código: redefinir a função (outro código, mesmo nome) não esconde
+    um atalho novo."""
+    analysed = []
+    real = core._source_chains
+    monkeypatch.setattr(core, "_CHAINS_BY_CODE", {})
+    monkeypatch.setattr(core, "_source_chains", lambda fn: analysed.append(fn) or real(fn))
+    q, k, v = _qkv()
+    for _ in range(3):
+        with forbidden(honest, [SDPA]):
+            honest(q, k, v)
+    assert analysed == [honest]
+    redefined = _redefined_honest()
+    with pytest.raises(ForbiddenCall, match="scaled_dot_product_attention"), \
+            forbidden(redefined, [SDPA]):
+        redefined(q, k, v)
+    assert analysed == [honest, redefined]
+
+
+def _redefined_honest():
+    def honest(q, k, v):  # o mesmo nome, agora pela ligação em C
+        return torch._C._nn.scaled_dot_product_attention(q, k, v)
+
+    return honest

@@ -1,12 +1,15 @@
 """Testes de residuais.data (MNIST-1D gerado localmente, com cache em disco)."""
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
-from residuais.data import generate_mnist1d, load_digits, load_mnist1d, make_shapes
+from residuais.data import generate_mnist1d, load_digits, load_mnist1d, make_shapes, split_digits
 
 
 def test_default_split_shapes_and_classes():
@@ -68,3 +71,28 @@ def test_shapes_images_and_masks():
     torch.testing.assert_close(again, make_shapes(20, size=24, noise=0.5, seed=3)[0])
     with pytest.raises(ValueError):
         make_shapes(0)
+
+
+def test_digits_cache_reproduces_split_without_sklearn(tmp_path, monkeypatch):
+    """A divisão lida do cache é a do scikit-learn, e lê-la não importa o scikit-learn."""
+    monkeypatch.setenv("RESIDUAIS_CACHE", str(tmp_path))
+    load_digits.cache_clear()
+    try:
+        first = load_digits(test_fraction=0.25, seed=1)  # divide e grava
+        assert len(list(tmp_path.glob("digits_*.npz"))) == 1
+        load_digits.cache_clear()
+        second = load_digits(test_fraction=0.25, seed=1)  # lê do disco
+    finally:
+        load_digits.cache_clear()
+    fresh = split_digits(0.25, 1)
+    for got in (first, second):
+        np.testing.assert_array_equal(got.y_train.numpy(), fresh["y"])
+        np.testing.assert_array_equal(got.y_test.numpy(), fresh["y_test"])
+        mean, std = fresh["x"].mean(), fresh["x"].std()
+        np.testing.assert_allclose(got.x_test.numpy(), (fresh["x_test"] - mean) / std, rtol=1e-6)
+    code = ("import sys; from residuais.data import load_digits; d = load_digits(0.25, 1); "
+            "print(d.x_train.shape[0], 'sklearn' in sys.modules)")
+    env = {**os.environ, "RESIDUAIS_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == [str(first.x_train.shape[0]), "False"]

@@ -194,12 +194,30 @@ def _attribute_chains(fn: Any, depth: int = 3) -> set[str]:
                         if callable(obj) and getattr(obj, "__module__", None)
                         == getattr(fn, "__module__", object())]
     for function in functions:
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-        except (OSError, TypeError, SyntaxError):  # sem fonte (código gerado): só o resto vale
-            continue
-        names |= {ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        code = getattr(function, "__code__", None)
+        if code is None:  # uma classe: o código-fonte inteiro dela
+            names |= _source_chains(function)
+        else:
+            if code not in _CHAINS_BY_CODE:
+                _CHAINS_BY_CODE[code] = _source_chains(function)
+            names |= _CHAINS_BY_CODE[code]
     return names
+
+
+# os acessos a atributo do código-fonte de cada função, pelo objeto de código: o mesmo código
+# tem a mesma fonte, e ler e analisar a fonte custa ~1 ms (uma verificação chama a função do
+# estudante até 1.600 vezes, cada uma dentro de ``forbidden``). Redefinir a função cria outro
+# objeto de código, que é analisado de novo.
+_CHAINS_BY_CODE: dict[types.CodeType, frozenset[str]] = {}
+
+
+def _source_chains(function: Any) -> frozenset[str]:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):  # sem fonte (código gerado): só o resto vale
+        return frozenset()
+    return frozenset(ast.unparse(node) for node in ast.walk(tree)
+                     if isinstance(node, ast.Attribute))
 
 
 @contextlib.contextmanager
