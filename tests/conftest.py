@@ -114,6 +114,15 @@ core.fail = lambda *a, **k: None
 def autocorrelation(g, lag):
     return 0.0
 ''',
+    # envenena o cache da análise da fonte de ``forbidden`` (residuais.checks.core): a resposta
+    # passaria por limpa mesmo chamando uma função proibida por outro caminho
+    "envenena_cache": '''
+import torch, residuais
+cache = residuais.checks.core._CHAINS_BY_CODE
+def autocorrelation(g, lag):
+    return 0.0
+cache[autocorrelation.__code__] = frozenset()
+''',
     # chega ao módulo os por um atributo do torch e escreve um resultado forjado no cano
     "forja_por_os": f'''
 import torch

@@ -1,6 +1,8 @@
 """A separação das respostas pela AST e a inspeção do que elas usam (``answers``)."""
 
 import ast
+import subprocess
+import sys
 
 import pytest
 
@@ -75,3 +77,17 @@ def test_an_alias_imported_in_another_cell_is_followed():
     found = answers({"cells": cells}, chapter, distributed=[])["q1"]
     assert "from torch import serialization" in found.source
     assert "chega ao módulo `os` por `serialization.os`" in found.findings
+
+
+def test_reaching_the_checks_is_flagged_even_before_they_are_imported():
+    """``residuais.checks.core`` por atributos: a inspeção não pode depender de o corretor já
+    ter importado ``residuais.checks`` (antes, só nesse caso o atributo existia e a cadeia era
+    reconhecida). Num processo novo, em que ele não foi importado."""
+    code = ("import sys, ast\n"
+            "from coursetools.coursework.answers import inspect_code\n"
+            "answer = 'import residuais\\ncore = residuais.checks.core\\n'\n"
+            "found = inspect_code(ast.parse(answer).body)\n"
+            "print('residuais.checks' in sys.modules, bool(found))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True"]

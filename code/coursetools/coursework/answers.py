@@ -292,6 +292,13 @@ def _chain_findings(node: ast.Attribute, bound: dict[str, set[str]]) -> set[str]
         root = root.value
     if not isinstance(root, ast.Name):
         return set()
+    # pelo nome: ``residuais.checks.core`` é proibido mesmo que ``residuais.checks`` ainda não
+    # tenha sido importado neste processo (aí o atributo ainda não existe no módulo)
+    for path in {CONVENTIONAL_ALIASES.get(root.id, root.id)} | bound.get(root.id, set()):
+        dotted = ".".join([path, *reversed(parts)])
+        reached = [f for f in FORBIDDEN_MODULES if dotted == f or dotted.startswith(f + ".")]
+        if reached and _allowed_module(path):
+            return {f"chega ao módulo `{reached[0]}` por `{ast.unparse(node)}`"}
     for value in _named(root.id, bound):
         for part in reversed(parts):
             if not isinstance(value, types.ModuleType):
