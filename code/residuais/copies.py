@@ -16,7 +16,7 @@ Duas maneiras de fazer a mesma conta, com a mesma interface (``Copies``):
   (``torch.vmap`` de ``functional_call``). No batch norm o ``vmap`` gasta várias operações a
   mais por camada. Uma época de ``fit_seed_models`` lado a lado, medida nesta máquina de 2
   núcleos (2 threads): 1,9× mais rápida que com ``vmap`` numa ``PlainMLP`` de 48 camadas com BN
-  e 3 cópias, 1,4× na ``ConvNet`` de 18 camadas; com 7 cópias, só 1,1× nas duas.
+  e 3 cópias, 1,6× na ``ConvNet`` de 18 camadas; com 7 cópias, 1,1× e 1,2×.
 
 Nas duas, cada tensor do otimizador guarda as S cópias no primeiro eixo, em ordem:
 ``p.view(S, -1)[i]`` é a cópia ``i`` (é o que permite uma taxa de aprendizado por cópia).

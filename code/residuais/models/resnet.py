@@ -227,7 +227,8 @@ def resnet200(num_classes: int = 1000, zero_init_residual: bool = False) -> ResN
 
 class ConvNet(nn.Module):
     """Rede convolucional pequena para imagens 1×8×8 (dígitos do scikit-learn): uma haste
-    conv3×3 → BN → ReLU, ``n_blocks`` blocos básicos (duas convoluções cada) e uma saída linear.
+    conv3×3 com passo 2 → BN → ReLU, que reduz a imagem a 4×4 (como a haste da ResNet reduz
+    224×224 a 56×56), ``n_blocks`` blocos básicos (duas convoluções cada) e uma saída linear.
     Com ``residual=False`` é a mesma rede sem atalhos."""
 
     def __init__(self, n_blocks: int, width: int = 16, num_classes: int = 10,
@@ -235,7 +236,7 @@ class ConvNet(nn.Module):
         super().__init__()
         check_positive(n_blocks=n_blocks, width=width, num_classes=num_classes)
         self.in_channels = 1
-        self.stem = nn.Sequential(conv3x3(1, width), nn.BatchNorm2d(width), nn.ReLU())
+        self.stem = nn.Sequential(conv3x3(1, width, stride=2), nn.BatchNorm2d(width), nn.ReLU())
         self.blocks = nn.Sequential(
             *(BasicBlock(width, width, residual=residual) for _ in range(n_blocks))
         )
@@ -247,6 +248,6 @@ class ConvNet(nn.Module):
         if x.dim() == 2 and x.shape[1] == 64 * self.in_channels:  # (B, 64) achatada
             x = x.view(x.shape[0], self.in_channels, 8, 8)  # (B, 1, 8, 8)
         check_tensor(x, "ConvNet", "(B, C, H, W)", C=self.in_channels)
-        x = self.stem(x)  # (B, width, 8, 8)
-        x = self.blocks(x)  # (B, width, 8, 8)
+        x = self.stem(x)  # (B, width, 4, 4)
+        x = self.blocks(x)  # (B, width, 4, 4)
         return self.head(x)  # (B, num_classes)
