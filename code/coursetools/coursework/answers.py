@@ -258,11 +258,15 @@ def _merge(a: dict[str, set[str]], b: dict[str, set[str]]) -> dict[str, set[str]
     return {name: a.get(name, set()) | b.get(name, set()) for name in a.keys() | b.keys()}
 
 
-def _named(name: str, bound: dict[str, set[str]]) -> list[object]:
-    """Os objetos que ``name`` pode nomear na raiz de uma cadeia: o módulo de mesmo nome ou de
+def _root_paths(name: str, bound: dict[str, set[str]]) -> set[str]:
+    """Os caminhos que ``name`` pode nomear na raiz de uma cadeia: o módulo de mesmo nome ou de
     apelido convencional (``np`` → numpy) e o que as importações ligaram a ele."""
-    paths = {CONVENTIONAL_ALIASES.get(name, name)} | bound.get(name, set())
-    return [value for value in map(_resolve, paths) if value is not None]
+    return {CONVENTIONAL_ALIASES.get(name, name)} | bound.get(name, set())
+
+
+def _named(name: str, bound: dict[str, set[str]]) -> list[object]:
+    """Os objetos desses caminhos (``_root_paths``) que existem."""
+    return [value for value in map(_resolve, _root_paths(name, bound)) if value is not None]
 
 
 def _resolve(path: str) -> object:
@@ -294,7 +298,7 @@ def _chain_findings(node: ast.Attribute, bound: dict[str, set[str]]) -> set[str]
         return set()
     # pelo nome: ``residuais.checks.core`` é proibido mesmo que ``residuais.checks`` ainda não
     # tenha sido importado neste processo (aí o atributo ainda não existe no módulo)
-    for path in {CONVENTIONAL_ALIASES.get(root.id, root.id)} | bound.get(root.id, set()):
+    for path in _root_paths(root.id, bound):
         dotted = ".".join([path, *reversed(parts)])
         reached = [f for f in FORBIDDEN_MODULES if dotted == f or dotted.startswith(f + ".")]
         if reached and _allowed_module(path):
