@@ -5,24 +5,25 @@ testes marcados em células ``raw``). Dois comandos::
 
     python -m coursetools.coursework release [--out release]
     python -m coursetools.coursework grade ENTREGAS [--release release] [--out PASTA]
-                    [--timeout 180] [--cell-timeout 30] [--jobs 2] [--hide-hidden]
+                    [--timeout 180] [--cell-timeout 30] [--jobs 2]
                     [--refazer] [--moodle-idioma pt_br|en] [--sem-isolamento]
 
 ``release`` roda o ``otter assign`` em cada capítulo do ``_toc.yml``: notebooks dos estudantes,
 corretores (.zip), notebooks de referência, ``LEIA-ME.md`` e ``manifesto.json``.
 
-``grade`` corrige cada entrega (um notebook, uma pasta, ou a pasta ou o .zip do Moodle) em
-caixas de areia do bubblewrap: os pontos vêm de um avaliador que executa só as definições das
-respostas, com as verificações importadas antes; o notebook inteiro roda à parte, só para os
-avisos. Cada resultado é gravado assim que sai; rodar de novo retoma e mescla.
+``grade`` corrige cada entrega (um notebook, uma pasta, ou a pasta ou o .zip do Moodle): o
+notebook roda numa caixa de areia do bubblewrap que só responde às chamadas do avaliador com
+valores; o avaliador, fora da caixa, guarda os testes e as referências e dá os pontos. Cada
+resultado é gravado assim que sai; rodar de novo retoma e mescla.
 
 Os módulos: ``common`` (nomes, situações, ``Result``), ``notebooks`` (leitura e exame dos
 notebooks), ``manifest`` (capítulos e exercícios), ``release`` (liberação), ``graders`` (a
 liberação lida e conferida na correção), ``collect`` (as entregas, também do Moodle),
-``submissions`` (capítulo e estrutura de cada entrega), ``answers`` (as respostas pela AST e a
-inspeção do que elas usam), ``sandbox`` (a caixa de areia), ``scorer`` e ``runner`` (os scripts
-que rodam dentro dela), ``grading`` (a correção), ``gradebook`` (planilha, estado, ajustes),
-``report`` (devolutivas), ``classreport`` (resumo, respostas idênticas, Moodle) e ``cli``.
+``submissions`` (capítulo e estrutura de cada entrega), ``sandbox`` (a caixa de areia),
+``worker`` (o que roda dentro dela), ``wire`` (os valores entre a caixa e o avaliador, sem
+``pickle``), ``harness`` (o avaliador), ``review`` (o que vai para a revisão do professor),
+``grading`` (a correção), ``gradebook`` (planilha, estado, ajustes), ``report`` (devolutivas),
+``classreport`` (resumo, respostas idênticas, Moodle) e ``cli``.
 """
 
 from coursetools.coursework.common import (

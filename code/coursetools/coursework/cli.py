@@ -56,8 +56,6 @@ def parser() -> PortugueseParser:
                      f"continua (padrão: {DEFAULT_CELL_TIMEOUT:g})")
     gra.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="entregas corrigidas ao mesmo tempo (padrão: até 2)")
-    gra.add_argument("--hide-hidden", action="store_true",
-                     help="não transcreve nas devolutivas as mensagens dos testes ocultos")
     gra.add_argument("--refazer", action="store_true",
                      help="corrige de novo também as entregas já corrigidas sem mudança")
     gra.add_argument("--moodle-idioma", choices=["pt_br", "en"], default="pt_br",
@@ -88,8 +86,8 @@ def _grade(args: argparse.Namespace) -> None:
         print("Atenção: correção SEM isolamento (--sem-isolamento): o código das entregas roda "
               "com o seu usuário.", file=sys.stderr)
     print(f"Corrigindo {args.submissions} ...")
-    options = Options(args.timeout, args.cell_timeout, args.jobs, args.hide_hidden,
-                      not args.sem_isolamento, args.refazer, args.moodle_idioma)
+    options = Options(args.timeout, args.cell_timeout, args.jobs, not args.sem_isolamento,
+                      args.refazer, args.moodle_idioma)
     results = grade(args.submissions, args.release, args.out, options)
     elapsed = time.perf_counter() - start
     out = args.out or args.submissions.parent / f"{args.submissions.stem}-correcao"

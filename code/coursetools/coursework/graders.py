@@ -3,8 +3,9 @@
 No início, o manifesto e o .zip do corretor de cada capítulo são lidos para a memória com o seu
 resumo SHA-256; os testes saem desses bytes (nunca de um arquivo que uma entrega possa ter
 mudado) e as verificações ocultas são extraídas numa pasta da correção, somente leitura, que só
-o avaliador vê. Antes de corrigir cada entrega, o .zip no disco é conferido de novo: se mudou,
-a correção para com uma mensagem clara, e nada do arquivo mudado é usado.
+o avaliador vê (nunca a caixa do estudante). Antes de corrigir cada entrega, o .zip no disco é
+conferido de novo: se mudou, a correção para com uma mensagem clara, e nada do arquivo mudado
+é usado.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from coursetools.coursework import answers, notebooks
+from coursetools.coursework import notebooks
 from coursetools.coursework.common import MANIFEST, CourseworkError
 from coursetools.coursework.manifest import Chapter, load_release
 
@@ -41,7 +42,6 @@ class ChapterGrader:
     tests: dict[str, list[Case]]  # por exercício
     hidden_dir: Path  # a pasta com ``ocultos/``, somente leitura
     distributed: tuple[str, ...]  # as células de código do notebook distribuído
-    warm: tuple[str, ...]  # módulos que o notebook distribuído importa (o avaliador os pré-carrega)
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,6 @@ class Release:
             )
 
 
-def _warm(student: dict) -> tuple[str, ...]:
-    """Os módulos que o notebook distribuído importa, exceto os do otter (o avaliador não os
-    usa)."""
-    modules = notebooks.imported_modules(student, full=True)
-    return tuple(sorted(m for m in modules if not answers.tooling_module(m)))
-
-
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -94,8 +87,7 @@ def load(folder: Path, workdir: Path) -> Release:
         student = json.loads((folder / chapter.student).read_text(encoding="utf-8"))
         code = tuple(notebooks.source(c) for c in student["cells"]
                      if c.get("cell_type") == "code")
-        graders[name] = ChapterGrader(chapter, _sha(data), tests, hidden, code,
-                                      _warm(student))
+        graders[name] = ChapterGrader(chapter, _sha(data), tests, hidden, code)
     return Release(folder, total.hexdigest(), graders)
 
 

@@ -1,12 +1,12 @@
 """A correção de um conjunto de entregas.
 
-Para cada arquivo: é lido (e conferido de novo antes do uso), reconhecido, e então corrigido em
-duas caixas de areia (``sandbox``), uma depois da outra:
-
-1. o **avaliador** (``scorer.py``) recebe só as definições das respostas (``answers``) e os
-   testes, e dá os pontos de cada exercício — o notebook do estudante não roda ali;
-2. a **execução de diagnóstico** (``runner.py``) roda o notebook inteiro num shell do IPython,
-   só para avisar o estudante das células que deram erro.
+Para cada arquivo: é lido (e conferido de novo antes do uso), reconhecido, e então corrigido
+pelo **avaliador** (``harness``), um processo próprio fora da caixa de areia, que guarda os casos
+públicos e ocultos e calcula os valores esperados. O notebook do estudante roda numa caixa
+(``sandbox`` + ``worker``) que só responde às chamadas do avaliador com valores (``wire``); a
+nota nunca é calculada onde roda o código do estudante. O que só se confere lendo o código (uma
+função proibida mencionada) vira uma marca para o professor revisar (``review``), sem mudar a
+nota.
 
 Cada resultado vira uma linha da planilha assim que sai (``gradebook``); no fim, o resumo da
 turma (``classreport``). A pasta de trabalho (``.trabalho``, dentro da pasta de resultados) é
@@ -23,8 +23,10 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coursetools.coursework import answers, graders, notebooks, report
+from coursetools.coursework import graders, notebooks, report, review
 from coursetools.coursework.classreport import write_class_outputs
 from coursetools.coursework.collect import Submission, collect, digest
 from coursetools.coursework.common import (
@@ -52,11 +54,13 @@ from coursetools.coursework.common import (
     Result,
 )
 from coursetools.coursework.gradebook import Gradebook
-from coursetools.coursework.sandbox import MB, Limits, Sandbox
+from coursetools.coursework.sandbox import MB, Sandbox
 from coursetools.coursework.submissions import recognize_chapter, structure_warnings
 
-TOOLS = ("scorer.py", "runner.py")  # os scripts que rodam dentro da caixa
-SCORER_MEMORY = 3072 * MB
+TOOLS = ("worker.py", "wire.py")  # o que roda dentro da caixa
+BOX_MEMORY = 3072 * MB  # espaço de endereçamento do único processo da caixa
+IGNORE_TAG = "otter_ignore"  # células pesadas do livro, puladas na correção (como no otter)
+PATH = re.compile(r"(?:/[\w.\-]+){2,}/?")  # um caminho de arquivo num texto do estudante
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,6 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT
     cell_timeout: float = DEFAULT_CELL_TIMEOUT
     jobs: int | None = None
-    hide_hidden: bool = False
     isolated: bool = True
     redo: bool = False
     language: str = "pt_br"
@@ -99,16 +102,17 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
         raise CourseworkError("A pasta de resultados não pode ficar dentro das entregas.")
     jobs = options.jobs or max(1, min(2, os.cpu_count() or 1))
     boxes: queue.Queue = queue.Queue()
-    for slot in range(jobs):  # recusa aqui, em português, se não houver isolamento
-        boxes.put(Sandbox.create(options.isolated, slot))
+    leased = [Sandbox.create(options.isolated) for _ in range(jobs)]  # recusa sem isolamento
+    for box in leased:
+        boxes.put(box)
     workdir = out / WORK_DIR
-    with _workdir(workdir):
+    with _workdir(workdir), _released(leased):
         release = graders.load(release_dir, workdir)
         book = Gradebook(out, release.chapters)
         submissions, _ = collect(source, workdir / "entregas")
         context = _Context(release, _tools(workdir), options, boxes, workdir,
                            threading.Event())
-        settings = "ocultos-sem-mensagem" if options.hide_hidden else ""
+        settings = ""
         todo = [s for s in submissions if options.redo
                 or book.previous(s.key, s.digest, release.digest, settings) is None]
         if len(todo) < len(submissions):
@@ -129,6 +133,16 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
         book.refresh_feedback()
         write_class_outputs(book.rows(), release.chapters, out, options.language)
     return [book.results[s.key] for s in submissions]
+
+
+@contextlib.contextmanager
+def _released(boxes: list[Sandbox]) -> Iterator[None]:
+    """Solta, no fim, os usuários reservados para as caixas."""
+    try:
+        yield
+    finally:
+        for box in boxes:
+            box.release()
 
 
 @contextlib.contextmanager
@@ -163,7 +177,8 @@ def _stop(pool: ThreadPoolExecutor, futures: list[Future], stop: threading.Event
 
 def _kill_boxes() -> None:
     """Encerra as caixas em andamento: os processos filhos desta correção que abriram uma
-    sessão própria (``Sandbox.run`` abre cada caixa assim), com todo o seu grupo."""
+    sessão própria (o avaliador de cada entrega), com todo o seu grupo; a caixa que o avaliador
+    abriu morre com ele (``--die-with-parent``)."""
     me = os.getpid()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -179,7 +194,7 @@ def _kill_boxes() -> None:
 
 
 def _tools(workdir: Path) -> Path:
-    """Copia os scripts da caixa para uma pasta da correção, que é a única montada deles."""
+    """Copia o que roda na caixa para uma pasta da correção, a única montada dela."""
     folder = workdir / "ferramentas"
     folder.mkdir(mode=0o755)
     for name in TOOLS:
@@ -212,20 +227,6 @@ def _grade_one(submission: Submission, context: _Context, settings: str) -> Resu
     return result
 
 
-def _run(box: Sandbox, context: _Context, scratch: Path, argv: list[str], job: dict[str, Any],
-         limits: Limits, extra: list[Path], env: dict[str, str]) -> Any:
-    """Roda um script numa caixa, se a correção não foi interrompida. Sem isolamento, a pasta
-    temporária (``TMPDIR``) é a pasta própria da entrega, dentro de ``.trabalho``."""
-    if context.stop.is_set():
-        raise _Stopped
-    if not context.options.isolated:
-        env = {**env, "TMPDIR": str(scratch)}
-    outcome = box.run(argv, json.dumps(job).encode(), limits, extra, env)
-    if context.stop.is_set():
-        raise _Stopped
-    return outcome
-
-
 def _grade_file(submission: Submission, context: _Context, box: Sandbox,
                 scratch: Path) -> Result:
     data = submission.path.read_bytes() if submission.path.is_file() else b""
@@ -246,13 +247,24 @@ def _grade_file(submission: Submission, context: _Context, box: Sandbox,
                     scores={q.name: 0.0 for q in chapter.questions})
     result.warnings += _recognition_warnings(submission, how)
     result.warnings += structure_warnings(notebook, chapter)
-    found = answers.answers(notebook, chapter, grader.distributed)
-    result.fingerprints = {q: a.fingerprint for q, a in found.items()}
-    scored = _score(found, grader, context, box, scratch, result)
-    if scored is not None:
-        _mark_failure(result, scored, context.options.timeout)
+    result.fingerprints = review.fingerprints(notebook, chapter, grader.distributed)
+    copy, notes = notebooks.prepare_copy(notebook, chapter.name)
+    result.warnings += notes
+    outcome = _evaluate(copy, grader, context, box, scratch)
+    result.log += outcome.get("log", "")
+    failure = outcome.get("failure")
+    if failure is not None:
+        _mark_failure(result, failure, context.options)
         return result
-    _diagnose(notebook, chapter.name, context, box, scratch, result)
+    _cell_warnings(notebook, outcome, result)
+    for q in chapter.questions:
+        result.details.append(_question_lines(q, outcome["questions"].get(q.name, []),
+                                              grader.tests.get(q.name, []), result))
+    for question, targets in review.flags(notebook, chapter, outcome.get("rules", {})).items():
+        names = ", ".join(f"`{t}`" for t in targets)
+        result.review.append(f"{question}: a resposta menciona {names}, que o exercício pede "
+                             f"para não usar; a nota calculada ({result.scores[question]:g}) "
+                             "foi mantida — confira.")
     result.message = _summary(result, chapter)
     return result
 
@@ -269,177 +281,129 @@ def _recognition_warnings(submission: Submission, how: str) -> list[str]:
     return warnings
 
 
-# --------------------------------------------------------------------------------------------
-# 1. o avaliador
-# --------------------------------------------------------------------------------------------
-
-
-def _score(found: dict[str, answers.Answer], grader: graders.ChapterGrader,
-           context: _Context, box: Sandbox, scratch: Path, result: Result) -> str | None:
-    """Os pontos de cada exercício, do avaliador; ``None`` se deu certo, senão o motivo."""
+def _evaluate(copy: dict[str, Any], grader: graders.ChapterGrader, context: _Context,
+              box: Sandbox, scratch: Path) -> dict[str, Any]:
+    """Roda o avaliador (``harness``) num processo próprio, fora da caixa: ele abre a caixa do
+    estudante, executa o notebook nela e confere cada caso. O resultado, ou ``failure``."""
+    if context.stop.is_set():
+        raise _Stopped
     options = context.options
-    runnable = [q for q in grader.chapter.questions if not found[q.name].findings]
-    for q in grader.chapter.questions:
-        if found[q.name].findings:
-            uses = ", ".join(found[q.name].findings)
-            result.review.append(f"{q.name}: a resposta {uses}; recursos que a correção não "
-                                 "permite numa resposta. Ficou com 0 até o professor revisar.")
-            result.details.append(f"✗ {q.name}: 0 de {q.points:g} pontos — a resposta usa "
-                                  f"recursos que a correção não permite ({uses}); o professor "
-                                  "vai revisar.")
-    job = {"paths": [str(grader.hidden_dir)], "timeout": options.cell_timeout,
-           "warm": sorted({m for q in runnable for m in found[q.name].modules} & set(grader.warm)),
-           "questions": [{"name": q.name, "source": found[q.name].source,
-                          "cases": [c.code for c in grader.tests.get(q.name, [])]}
-                         for q in runnable]}
-    limits = Limits(seconds=options.timeout, memory=SCORER_MEMORY)
-    outcome = _run(box, context, scratch, [sys.executable, "-I", str(context.tools / "scorer.py")],
-                   job, limits, [context.tools, grader.hidden_dir],
-                   {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
-    result.log += _log_block("avaliador", outcome)
-    entries = _parse_lines(outcome.stdout)
-    result.log += "".join(f"   {name}: {entry.get('seconds', '?')} s {entry.get('error') or ''}\n"
-                          for name, entry in entries.items() if isinstance(entry, dict))
-    if outcome.timed_out:
-        return "tempo"
-    if not entries.pop("__fim__", False):
-        return "avaliador:" + _tail(outcome.stderr)
-    for q in runnable:
-        entry = entries.get(q.name)
-        result.details.append(_question_lines(q, entry, grader.tests.get(q.name, []), result,
-                                              options))
-    return None
-
-
-def _parse_lines(stdout: bytes) -> dict[str, Any]:
-    """As linhas JSON do avaliador, por exercício (e ``__fim__`` se ele terminou)."""
-    entries: dict[str, Any] = {}
-    for line in stdout.decode("utf-8", errors="replace").splitlines():
-        with contextlib.suppress(ValueError):
-            data = json.loads(line)
-            if isinstance(data, dict) and data.get("fim") is True:
-                entries["__fim__"] = True
-            elif isinstance(data, dict) and isinstance(data.get("name"), str):
-                entries[data["name"]] = data
-    return entries
-
-
-def _question_lines(q: Any, entry: dict[str, Any] | None, cases: list[graders.Case],
-                    result: Result, options: Options) -> str:
-    """Pontua um exercício e devolve as linhas da devolutiva."""
-    if entry is None or entry.get("error"):
-        reason = _question_error(entry, options.cell_timeout)
-        result.failures[q.name] = reason
-        if entry is not None and entry.get("error") == "alterou":
-            result.review.append(f"{q.name}: {reason}. Ficou com 0 até o professor revisar.")
-        return f"✗ {q.name}: 0 de {q.points:g} pontos — {reason}"
-    outcomes = entry.get("cases", [])
-    passed = [bool(o.get("passed")) for o in outcomes] + [False] * (len(cases) - len(outcomes))
-    score = sum(c.points for c, ok in zip(cases, passed, strict=False) if ok)
-    result.scores[q.name] = float(score)
-    verdict = "✓" if score >= q.points else "✗"
-    lines = [f"{verdict} {q.name}: {score:g} de {q.points:g} pontos"]
-    if entry.get("load_error"):
-        lines.append(f"    {report.load_error_text(str(entry['load_error']))}")
-    for number, (case, ok) in enumerate(zip(cases, passed, strict=False), start=1):
-        message = outcomes[number - 1].get("message", "") if number <= len(outcomes) else ""
-        if not ok and q.name not in result.failures:
-            result.failures[q.name] = report.failure_reason(message).splitlines()[0][:200]
-        lines.append(f"    teste {number} {_case_text(case.hidden, ok, message, options)}")
-    return "\n".join(lines)
-
-
-def _question_error(entry: dict[str, Any] | None, cell_timeout: float) -> str:
-    kind = (entry or {}).get("error")
-    if kind == "tempo":
-        return (f"a verificação passou de {cell_timeout:g} s e foi interrompida (laço "
-                "infinito?)")
-    if kind == "morreu":
-        return ("o processo que corrigia este exercício morreu (a resposta encerra o Python "
-                "ou esgota a memória?)")
-    if kind == "alterou":
-        changed = ", ".join(f"`{name}`" for name in entry.get("changed", [])[:5]
-                            if isinstance(name, str))
-        return (f"a resposta trocou funções da biblioteca ou da correção ({changed}), o que "
-                "muda o que o teste mede")
-    return "o teste não foi executado"
-
-
-def _case_text(hidden: bool, passed: bool, message: str, options: Options) -> str:
-    """Um caso de teste na devolutiva; com ``hide_hidden``, sem a mensagem dos ocultos."""
-    kind = "oculto" if hidden else "público"
-    if passed:
-        return f"({kind}): passou"
-    if hidden and options.hide_hidden:
-        return f"({kind}): não passou"
-    reason = report.failure_reason(message)
-    return f"({kind}): não passou — " + textwrap.indent(reason, "      ").lstrip()
-
-
-def _mark_failure(result: Result, reason: str, timeout: float) -> None:
-    """A entrega que o avaliador não corrigiu: passou do tempo ou falhou."""
-    result.scores = dict.fromkeys(result.scores, 0.0)
-    result.details = []
-    if reason == "tempo":
-        result.status = TIMED_OUT
-        result.message = (f"A correção passou de {timeout:g} s e foi interrompida (laço "
-                          "infinito?); nenhum exercício pôde ser corrigido.")
-    else:
-        result.status = GRADER_ERROR
-        result.message = ("O corretor falhou nesta entrega; nenhum exercício pôde ser "
-                          "corrigido. O professor tem o registro técnico.")
-
-
-# --------------------------------------------------------------------------------------------
-# 2. a execução de diagnóstico
-# --------------------------------------------------------------------------------------------
-
-
-def _diagnose(notebook: dict[str, Any], chapter: str, context: _Context, box: Sandbox,
-              scratch: Path, result: Result) -> None:
-    """Roda o notebook inteiro na caixa e transforma os erros das células em avisos."""
-    copy, notes = notebooks.prepare_copy(notebook, chapter)
-    result.warnings += notes
-    job = {"notebook": copy, "cell_timeout": context.options.cell_timeout}
-    limits = Limits(seconds=context.options.timeout)
-    outcome = _run(box, context, scratch, [sys.executable, "-I", str(context.tools / "runner.py")],
-                   job, limits, [context.tools],
-                   {"MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1"})
-    result.log += _log_block("diagnóstico", outcome)
-    if outcome.timed_out:
-        result.warnings.append(f"A execução completa do notebook passou de "
-                               f"{context.options.timeout:g} s e foi interrompida; a nota não "
-                               "depende dela.")
-        return
+    cells = [{"index": c["metadata"]["residuais_cell"], "source": c["source"]}
+             for c in copy["cells"] if c.get("cell_type") == "code" and not _ignored(c)]
+    job = {
+        "cells": cells, "timeout": options.timeout, "cell_timeout": options.cell_timeout,
+        "call_timeout": options.cell_timeout,
+        "questions": [{"name": q.name, "cases": [{"code": c.code, "hidden": c.hidden}
+                                                 for c in grader.tests.get(q.name, [])]}
+                      for q in grader.chapter.questions],
+        "box": {"isolated": box.isolated, "uid": box.uid, "binds": [str(p) for p in box.binds],
+                "tools": str(context.tools), "memory": BOX_MEMORY, "scratch": str(scratch)},
+    }
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           "PYTHONPATH": str(grader.hidden_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(scratch)}
+    process = subprocess.Popen([sys.executable, "-m", "coursetools.coursework.harness"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, cwd=scratch,
+                               start_new_session=True)
     try:
-        data = json.loads(outcome.stdout.decode("utf-8", errors="replace"))
-        errors = list(data.get("cell_errors", []))
-        error = data.get("error")
-    except (ValueError, AttributeError):
-        errors, error = [], {"name": "?"}
-    if error:
-        result.warnings.append("O Python do notebook morreu ou travou durante a execução completa "
-                               "(a entrega encerra o processo ou esgota a memória?); a nota não "
-                               "depende dela.")
+        stdout, stderr = process.communicate(json.dumps(job).encode(),
+                                             timeout=options.timeout * 2 + 60)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return {"failure": "tempo", "log": ""}
+    finally:
+        if context.stop.is_set():
+            raise _Stopped
+    try:
+        outcome = json.loads(stdout.decode("utf-8"))
+    except ValueError:
+        outcome = {"failure": "avaliador"}
+    outcome["log"] = (f"== avaliador: código {process.returncode} ==\n"
+                      + stderr.decode("utf-8", errors="replace")[-20000:] + "\n"
+                      + f"== caixa do estudante ==\n{outcome.get('log', '')[-20000:]}\n")
+    return outcome
+
+
+def _ignored(cell: dict[str, Any]) -> bool:
+    """Se a célula é pulada na correção, como o otter faz (etiqueta ou metadado)."""
+    metadata = cell.get("metadata", {})
+    otter = metadata.get("otter", {})
+    return IGNORE_TAG in metadata.get("tags", []) or (isinstance(otter, dict)
+                                                      and bool(otter.get("ignore", False)))
+
+
+def _cell_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Result) -> None:
+    """Os erros das células da entrega, executada na caixa, como avisos."""
+    if outcome.get("fatal"):
+        result.warnings.append("O Python do notebook morreu durante a execução (a entrega "
+                               "encerra o processo?); os exercícios foram corrigidos com o que "
+                               "estava definido até ali.")
     cells = notebook["cells"]
-    for entry in errors[:50]:
+    for entry in outcome.get("cell_errors", [])[:50]:
         index = entry.get("cell") if isinstance(entry, dict) else None
         if not isinstance(index, int):
             continue
         code = notebooks.source(cells[index - 1]) if 0 < index <= len(cells) else ""
+        text = harness_text(str(entry.get("value", "")))
         result.warnings.append(f"{notebooks.cell_name(index, code)} levantou "
-                               f"{entry.get('name', '')}: {entry.get('value', '')}".rstrip(": "))
+                               f"{str(entry.get('name', ''))[:60]}: {text}".rstrip(": "))
 
 
-def _log_block(title: str, outcome: Any) -> str:
-    state = "tempo esgotado" if outcome.timed_out else f"código {outcome.returncode}"
-    return (f"== {title}: {state}, {outcome.seconds:.1f} s ==\n"
-            + outcome.stderr.decode("utf-8", errors="replace")[-20000:] + "\n")
+def harness_text(text: str, limit: int = 300) -> str:
+    """Um texto vindo do código do estudante, para a devolutiva: numa linha, cortado e sem
+    caminhos de arquivo."""
+    text = PATH.sub("…", " ".join(text.split()))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _tail(data: bytes) -> str:
-    return "\n".join(data.decode("utf-8", errors="replace").strip().splitlines()[-15:])
+def _question_lines(q: Any, outcomes: list[Any], cases: list[graders.Case],
+                    result: Result) -> str:
+    """Pontua um exercício e devolve as linhas da devolutiva. Dos casos ocultos, só se diz se
+    passaram: nem as entradas, nem os valores esperados, nem a mensagem."""
+    passed = [isinstance(o, dict) and o.get("passed") is True for o in outcomes]
+    passed += [False] * (len(cases) - len(passed))
+    score = sum(c.points for c, ok in zip(cases, passed, strict=False) if ok)
+    result.scores[q.name] = float(score)
+    verdict = "✓" if score >= q.points else "✗"
+    lines = [f"{verdict} {q.name}: {score:g} de {q.points:g} pontos"]
+    for number, (case, ok) in enumerate(zip(cases, passed, strict=False), start=1):
+        output = outcomes[number - 1].get("output", "") if number <= len(outcomes) and \
+            isinstance(outcomes[number - 1], dict) else ""
+        kind = "oculto" if case.hidden else "público"
+        if ok:
+            lines.append(f"    teste {number} ({kind}): passou")
+        elif case.hidden:
+            lines.append(f"    teste {number} ({kind}): não passou")
+            result.failures.setdefault(q.name, "não passou num teste oculto")
+        else:
+            reason = report.failure_reason(str(output))
+            result.failures.setdefault(q.name, reason.splitlines()[0][:200])
+            lines.append(f"    teste {number} ({kind}): não passou — "
+                         + textwrap.indent(reason, "      ").lstrip())
+    return "\n".join(lines)
+
+
+def _mark_failure(result: Result, reason: str, options: Options) -> None:
+    """A entrega que o avaliador não corrigiu: passou do tempo, a máquina não tinha recurso
+    para abrir a caixa (a próxima correção tenta de novo) ou o avaliador falhou."""
+    result.scores = dict.fromkeys(result.scores, 0.0)
+    result.details = []
+    if reason == "tempo":
+        result.status = TIMED_OUT
+        result.message = (f"A execução do notebook passou de {options.timeout:g} s e foi "
+                          "interrompida (laço infinito?); nenhum exercício pôde ser corrigido.")
+    elif reason == "recurso":
+        result.status = GRADER_ERROR
+        result.message = ("A máquina não tinha recurso para abrir a caixa desta entrega (outra "
+                          "correção ao mesmo tempo?); ela será corrigida de novo na próxima "
+                          "execução da correção. Não é um problema da entrega.")
+    else:
+        result.status = GRADER_ERROR
+        result.message = ("O corretor falhou nesta entrega; nenhum exercício pôde ser "
+                          "corrigido. O professor tem o registro técnico.")
 
 
 def _summary(result: Result, chapter: Any) -> str:
@@ -454,4 +418,3 @@ def _summary(result: Result, chapter: Any) -> str:
     if result.warnings:
         summary += f"; {len(result.warnings)} aviso(s), veja a devolutiva"
     return summary + "."
-

@@ -9,12 +9,23 @@ saída padrão: nenhum arquivo do professor é montado.
 
 Como root (o CI, um servidor), o ``bwrap`` monta tudo e o ``setpriv`` troca para um usuário sem
 privilégios antes do Python: sem isso o limite de processos não vale (o kernel não o aplica a
-root). Como usuário comum, o ``bwrap`` usa um espaço de nomes de usuário.
+root). Cada caixa aberta ao mesmo tempo na máquina tem o seu usuário, de uma faixa reservada
+(``UIDS``): o limite de processos é por usuário, e duas correções ao mesmo tempo com o mesmo
+usuário dividiam esse limite (um ``fork`` falhava com EAGAIN na caixa de outra correção). O
+usuário é reservado com uma trava de arquivo (``flock``) em ``LOCKS``, que o sistema solta se a
+correção morrer. Como usuário comum, o ``bwrap`` usa um espaço de nomes de usuário e a caixa
+roda com o usuário de quem corrige; o avaliador tenta de novo a partida que falha por falta de
+recurso da máquina.
+
+Orçamento de memória de uma caixa: ``Limits.memory`` de espaço de endereçamento para o seu
+único processo (a caixa do estudante não cria processos: ``worker.lock``), mais as duas pastas
+em memória (``/tmp`` e ``/entrega``, ``Limits.scratch`` cada).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import resource
 import shutil
@@ -30,7 +41,9 @@ from pathlib import Path
 from coursetools.coursework.common import CourseworkError
 
 SCRATCH = "/entrega"  # a única pasta em que o código da entrega escreve, dentro da caixa
-NOBODY = 65534  # o usuário sem privilégios (e o seu grupo) usado quando o corretor roda como root
+NOBODY = 65534  # o usuário sem privilégios das caixas sem reserva (a sonda ``bwrap_works``)
+UIDS = range(1_500_000, 1_501_000)  # usuários das caixas, quando o corretor roda como root
+LOCKS = Path("/tmp/residuais-caixas")  # as travas que reservam cada usuário da faixa
 MB = 1024 * 1024
 OUTPUT_LIMIT = 8 * MB  # o que lemos, no máximo, da saída de uma execução
 SYSTEM = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin")
@@ -74,12 +87,18 @@ class Sandbox:
     binds: tuple[Path, ...] = field(default_factory=tuple)  # somente leitura, no mesmo caminho
 
     @classmethod
-    def create(cls, isolated: bool = True, slot: int = 0) -> Sandbox:
-        """A caixa para este ambiente; ``slot`` dá um usuário próprio a cada correção paralela
-        (o limite de processos é por usuário). Sem ``bwrap`` e com ``isolated``, recusa."""
+    def create(cls, isolated: bool = True) -> Sandbox:
+        """A caixa para este ambiente, com um usuário só dela (reservado até ``release`` ou o
+        fim do processo). Sem ``bwrap`` e com ``isolated``, recusa."""
         if isolated and not bwrap_works():
             raise CourseworkError(NO_ISOLATION)
-        return cls(isolated, NOBODY - slot, tuple(environment_paths()))
+        return cls(isolated, lease_uid(), tuple(environment_paths()))
+
+    def release(self) -> None:
+        """Solta o usuário reservado por ``create``."""
+        fd = _LEASES.pop(self.uid, None)
+        if fd is not None:
+            os.close(fd)
 
     def command(self, argv: Sequence[str], extra: Sequence[Path] = (),
                 env: dict[str, str] | None = None) -> list[str]:
@@ -100,18 +119,54 @@ class Sandbox:
             return ["bwrap", "--cap-add", "CAP_SETUID,CAP_SETGID", *common, *drop, *argv]
         return ["bwrap", "--unshare-user", *common, *argv]
 
-    def run(self, argv: Sequence[str], stdin: bytes, limits: Limits,
-            extra: Sequence[Path] = (), env: dict[str, str] | None = None) -> Outcome:
-        """Roda ``argv`` na caixa, com ``stdin`` na entrada; a caixa inteira morre no fim."""
+    def popen(self, argv: Sequence[str], limits: Limits, extra: Sequence[Path] = (),
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Abre a caixa com ``argv``, com canos na entrada, na saída e no stderr, numa sessão
+        própria (``stop`` encerra tudo o que estiver nela)."""
         environment = {"LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
-        command = self.command(argv, extra, environment)
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        return subprocess.Popen(
+            self.command(argv, extra, environment), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, **environment} if not self.isolated else _outer_env(),
             preexec_fn=_limiter(limits, self.isolated), start_new_session=True,
         )
+
+    @staticmethod
+    def stop(process: subprocess.Popen) -> None:
+        """Encerra a caixa aberta por ``popen``, com todos os seus processos."""
+        _kill_group(process)
+
+    def run(self, argv: Sequence[str], stdin: bytes, limits: Limits,
+            extra: Sequence[Path] = (), env: dict[str, str] | None = None) -> Outcome:
+        """Roda ``argv`` na caixa, com ``stdin`` na entrada; a caixa inteira morre no fim."""
+        start = time.perf_counter()
+        process = self.popen(argv, limits, extra, env)
         return _communicate(process, stdin, limits.seconds, start)
+
+
+_LEASES: dict[int, int] = {}  # usuário reservado → descritor da trava
+
+
+def lease_uid() -> int:
+    """Reserva um usuário livre da faixa ``UIDS`` para uma caixa: trava exclusiva no arquivo
+    ``LOCKS/<uid>``, válida em toda a máquina. Sem ser root, o usuário não importa (o ``bwrap``
+    usa um espaço de nomes de usuário): devolve ``NOBODY`` sem travar nada."""
+    if os.geteuid() != 0:
+        return NOBODY
+    LOCKS.mkdir(mode=0o755, exist_ok=True)
+    for uid in UIDS:
+        if uid in _LEASES:
+            continue
+        fd = os.open(LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _LEASES[uid] = fd
+        return uid
+    raise CourseworkError(f"Todos os {len(UIDS)} usuários das caixas estão em uso por outras "
+                          "correções nesta máquina; espere uma terminar.")
 
 
 def _outer_env() -> dict[str, str]:
@@ -206,9 +261,10 @@ def _mounts(paths: Sequence[Path]) -> list[str]:
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
+    args += ["--perms", "0755", "--dir", "/etc"]  # sem isto, /etc nasce fechada (0700, root)
     for name in SYSTEM_FILES:
         args += ["--ro-bind-try", name, name]
-    made: set[Path] = {Path("/"), Path("/tmp")}
+    made: set[Path] = {Path("/"), Path("/tmp"), Path("/etc")}
     for path in sorted({Path(p).resolve() for p in paths}):
         for parent in reversed(path.parents):
             if parent not in made:

@@ -230,7 +230,16 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
     (``torch._C._nn.scaled_dot_product_attention``). Se a resposta usar uma delas, mesmo
     capturando o erro, a verificação falha com
     ``ForbiddenCall``.
+
+    Na correção, a resposta roda noutro processo e o avaliador a chama pelo fio (``fn`` tem
+    ``remote_rules``): não há o que trocar aqui, e as regras são só anotadas; a correção aponta
+    ao professor a resposta que menciona uma delas, sem mudar a nota.
     """
+    remote_rules = getattr(fn, "remote_rules", None)
+    if isinstance(remote_rules, list):  # na correção, a resposta roda noutro processo
+        remote_rules.extend(rules)  # só se anotam as regras, para a revisão do professor
+        yield
+        return
     guard = _Guard(rules)
     resolved = [(rule, rule.resolve()) for rule in rules]
     present = [(rule, found) for rule, found in resolved if found is not None]
