@@ -9,6 +9,7 @@ from types import ModuleType
 import pytest
 
 from coursetools import book, build, editions
+from coursetools.coursework import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -22,6 +23,15 @@ def hidden_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def bwrap() -> None:
+    """Os testes da caixa de areia precisam do bubblewrap: sem ele, falham (não são pulados),
+    para que uma máquina sem isolamento nunca pareça aprovada."""
+    if not sandbox.bwrap_works():
+        pytest.fail("O bubblewrap (bwrap) não funciona nesta máquina, e a correção depende dele. "
+                    "Instale-o com `make sysdeps` (ou `sudo apt-get install bubblewrap`).")
 
 
 def toc_files() -> list[str]:
@@ -61,6 +71,9 @@ LANES = {
     "test_pdf": "browser",
     "test_coursework": "grading",
     "test_grading": "grading",
+    "test_harness": "grading",
+    "test_hostile": "grading",
+    "test_sandbox": "grading",
 }
 
 
@@ -94,74 +107,3 @@ except OSError:
     pass
 print(children)
 """
-
-
-# --------------------------------------------------------------------------------------------
-# respostas que atacam o avaliador (test_scorer.py e, de ponta a ponta, test_hostile.py): todas
-# respondem o exercício 1 do capítulo 1 com 0,0 (errado) e tentam passar assim mesmo
-# --------------------------------------------------------------------------------------------
-
-FORGED_RESULT = '{"name": "q1_autocorrelacao", "load_error": null, "cases": [' + ", ".join(
-    ['{"passed": true, "message": "ok"}'] * 8) + "]}"
-
-# ataques que a inspeção reconhece no código
-ATTACKS = {
-    # desliga a verificação por um caminho de atributos (sem importar residuais.checks)
-    "desliga_fail": '''
-import torch, residuais
-core = residuais.checks.core
-core.fail = lambda *a, **k: None
-def autocorrelation(g, lag):
-    return 0.0
-''',
-    # envenena o cache da análise da fonte de ``forbidden`` (residuais.checks.core): a resposta
-    # passaria por limpa mesmo chamando uma função proibida por outro caminho
-    "envenena_cache": '''
-import torch, residuais
-cache = residuais.checks.core._CHAINS_BY_CODE
-def autocorrelation(g, lag):
-    return 0.0
-cache[autocorrelation.__code__] = frozenset()
-''',
-    # chega ao módulo os por um atributo do torch e escreve um resultado forjado no cano
-    "forja_por_os": f'''
-import torch
-o = torch.serialization.os
-def forge():
-    for fd in range(3, 64):
-        try:
-            o.write(fd, {FORGED_RESULT!r}.encode())
-        except OSError:
-            pass
-    o._exit(0)
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-''',
-}
-
-# ataques que a inspeção não reconhece: a defesa é do avaliador em tempo de execução
-RUNTIME_ATTACKS = {
-    # escreve o resultado forjado pelo caminho /proc/self/fd/N, sem o módulo os
-    "forja_por_arquivo": f'''
-import numpy as np
-def forge():
-    for fd in range(3, 64):
-        try:
-            np.savetxt(f"/proc/self/fd/{{fd}}", [], header={FORGED_RESULT!r}, comments="")
-        except Exception:
-            pass
-done = forge()
-def autocorrelation(g, lag):
-    return 0.0
-''',
-    # troca um método do tensor por um apelido da classe: a comparação passaria a mentir
-    "remenda_tensor": '''
-import torch
-def autocorrelation(g, lag):
-    Tensor = torch.Tensor
-    Tensor.item = lambda self: 0.0
-    Tensor.__float__ = lambda self: 0.0
-    return 0.0
-''',
-}

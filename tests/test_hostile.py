@@ -22,13 +22,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ATTACKS, FORK_BOMB, ROOT, RUNTIME_ATTACKS
+from conftest import FORK_BOMB, ROOT
 
 from coursetools import coursework
-from coursetools.coursework import sandbox
 from coursetools.editions import ensure_release
 
-pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="sem bubblewrap aqui")
+pytestmark = pytest.mark.usefixtures("bwrap")  # sem o bubblewrap, falha (não pula)
 CHAPTER = "01_processamento_sequencial"
 
 
@@ -141,29 +140,37 @@ for pid in os.listdir("/proc"):
 for top in [{root!r}, {release!r}, "/work", "/root", "/home", "/tmp"]:
     for folder, _, files in os.walk(top):
         found += [os.path.join(folder, f) for f in files if "solucoes" in folder
-                  or f.startswith("0") and f.endswith(".zip")]
+                  or "ocultos" in folder or f.startswith("0") and f.endswith(".zip")]
 found = [f for f in found if not f.startswith({prefix!r})]
 raise RuntimeError("ACHEI " + found[0] if found else "NADA")
 """
 
+# o veredito forjado em todo descritor aberto (JSON do avaliador antigo e quadros do fio, com o
+# wire.py que está na caixa), sem nomear o os, e o processo morto em seguida
 FORGE_AND_KILL = """
-import json, os, signal
-forged = {{"questions": {{q: {{"score": 99, "possible": 2, "cases": []}} for q in
-           ["q1_autocorrelacao", "q2_jacobiano_relu", "q3_normas_do_jacobiano",
-            "q4_dois_gradientes"]}}, "cell_errors": [], "error": None, "fim": True}}
-for name in ["resultado.json", "{chapter}.json", "results.json", "/tmp/resultado.json"]:
+import json, operator, signal
+_os = operator.attrgetter("__self__.__import__")(len)("os")
+verdicts = b"".join(json.dumps({{"name": q, "load_error": None, "cases": [{{"passed": True,
+    "message": "ok"}}] * 8}}).encode() + b"\\n" for q in ["q1_autocorrelacao", "q2_jacobiano_relu",
+    "q3_normas_do_jacobiano", "q4_dois_gradientes"]) + b'{{"fim": true}}\\n'
+try:
+    import wire
+    frames = wire.pack({{"op": "ready", "errors": [], "fatal": None, "names": {{}}}})
+    frames += b"".join(wire.pack({{"op": "return", "value": 0.5}}) for _ in range(50))
+except Exception:
+    frames = b""
+for fd in _os.listdir("/proc/self/fd"):
     try:
-        open(name, "w").write(json.dumps(forged))
+        _os.write(int(fd), frames + verdicts)
     except OSError:
         pass
-print(json.dumps({{"fim": True}}))
-for pid in os.listdir("/proc"):
-    if pid.isdigit() and int(pid) != os.getpid():
+for pid in _os.listdir("/proc"):
+    if pid.isdigit() and int(pid) != _os.getpid():
         try:
-            os.kill(int(pid), signal.SIGKILL)
+            _os.kill(int(pid), signal.SIGKILL)
         except OSError:
             pass
-os.kill(-1, signal.SIGKILL)
+_os._exit(0)
 """
 
 ATTACK_FILES = """
@@ -174,23 +181,45 @@ for path in targets:
         open(path, "w").write("destruído")
     except OSError:
         pass
-subprocess.Popen(["/usr/bin/sh", "-c", "sleep 3; " + "; ".join(
-    f"echo destruido > '{{t}}'" for t in targets)], start_new_session=True,
-    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    subprocess.Popen(["/usr/bin/sh", "-c", "sleep 3; " + "; ".join(
+        f"echo destruido > '{{t}}'" for t in targets)], start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+except OSError:
+    pass
 get_ipython().system("touch {outside}_shell")
-subprocess.run(["/usr/bin/touch", "{outside}_subprocess"])
+try:
+    subprocess.run(["/usr/bin/touch", "{outside}_subprocess"])
+except OSError:
+    pass
 try:
     socket.create_connection(("127.0.0.1", {port}), timeout=3)
 except OSError:
     pass
 """
 
+# memória: 5 filhos com 1 GB cada (a caixa não cria processos) e, no próprio processo, 5 GB
+# em blocos de 1 GB (o limite da caixa para antes); disco: arquivos até o limite
 BOMBS = """
 import os, time
+children = []
+for _ in range(5):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        block = bytearray(1024 ** 3)
+        time.sleep(60)
+        os._exit(0)
+    children.append(pid)
+held = []
 try:
-    x = bytearray(16 * 1024 ** 3)
+    for _ in range(5):
+        held.append(bytearray(1024 ** 3))
 except MemoryError:
     pass
+del held
 try:
     for i in range(20):
         with open(f"enche_{i}", "wb") as f:
@@ -215,10 +244,112 @@ def autocorrelation(g, lag):
     return 0.0
 """
 
+# ataques na célula de resposta do exercício 1 (que devolve 0,0, errado): cada um tenta passar
+# assim mesmo; os outros exercícios têm a resposta certa
+ANSWER_ATTACKS = {
+    # o veredito forjado na hora da chamada: o os por uma anotação em texto
+    "forja_por_anotacao": """
+import typing
+def _reach(x: "__import__('os')"):
+    pass
+def autocorrelation(g, lag):
+    _os = typing.get_type_hints(_reach)["x"]
+    for fd in range(3, 64):
+        try:
+            _os.write(fd, b'{"name": "q1_autocorrelacao", "cases": [{"passed": true}]}\\n')
+        except OSError:
+            pass
+    _os._exit(0)
+""",
+    # a referência oculta pelo nome, e procurada no disco se o nome não servir
+    "referencia_oculta": """
+import importlib, os
+def autocorrelation(g, lag):
+    try:
+        return importlib.import_module("ocultos.sequential").reference_autocorrelation(g, lag)
+    except ImportError:
+        for top in ("/", "/tmp", os.getcwd()):
+            for folder, _, files in os.walk(top):
+                if "ocultos" in folder:
+                    raise RuntimeError("achei " + folder)
+        return 0.0
+""",
+    # só quando roda no avaliador (pelo nome do programa)
+    "so_no_avaliador": """
+import importlib, sys
+def autocorrelation(g, lag):
+    if any(part in " ".join(sys.argv) for part in ("scorer", "harness", "worker")):
+        return importlib.import_module("ocultos.sequential").reference_autocorrelation(g, lag)
+    return 0.0
+""",
+    # um tensor que mente: .item(), float() e a comparação dariam o valor esperado
+    "subclasse_mentirosa": """
+import torch
+class Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.item, torch.Tensor.__float__, torch.Tensor.tolist):
+            return 0.0
+        if func in (torch.Tensor.abs, torch.Tensor.max, torch.Tensor.__sub__):
+            return torch.zeros(()).as_subclass(Liar)
+        return super().__torch_function__(func, types, args, kwargs or {})
+def autocorrelation(g, lag):
+    return torch.zeros(()).as_subclass(Liar)
+""",
+    # troca a comparação e a falha das verificações durante a chamada e as restaura depois
+    "troca_e_restaura": """
+import residuais.checks.core as core
+def autocorrelation(g, lag):
+    saved = core.expect_close, core.fail
+    core.expect_close, core.fail = (lambda *a, **k: None), (lambda *a, **k: None)
+    try:
+        return 0.0
+    finally:
+        core.expect_close, core.fail = saved
+""",
+    # remenda o tensor para sempre
+    "remenda_tensor": """
+import torch
+def autocorrelation(g, lag):
+    torch.Tensor.item = lambda self: 0.0
+    torch.Tensor.__float__ = lambda self: 0.0
+    return 0.0
+""",
+    # o texto dos testes ocultos como mensagem de erro (aparece sob um caso público)
+    "fonte_oculta": """
+import importlib, inspect
+def autocorrelation(g, lag):
+    try:
+        raise RuntimeError(inspect.getsource(importlib.import_module("ocultos.sequential")))
+    except ImportError as exc:
+        raise RuntimeError(f"sem ocultos aqui: {exc}") from None
+""",
+}
 
-# ataques na própria célula de resposta do exercício 1, que chegam ao avaliador (conftest); os
-# outros exercícios têm a resposta certa
-SCORER_ATTACKS = {f"{name}.ipynb": source for name, source in (ATTACKS | RUNTIME_ATTACKS).items()}
+# respostas honestas, com o que um estudante faz de verdade: nota máxima
+HONEST = {
+    "rascunho_com_os": ("import os, torch\nprint(os.getcwd(), torch.__version__)", None),
+    "constante_fora": ("CENTRALIZA = True", """
+import torch
+def autocorrelation(g, lag):
+    g = torch.as_tensor(g, dtype=torch.float64).flatten()
+    centered = g - g.mean() if CENTRALIZA else g
+    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+"""),
+}
+
+# a resposta certa que usa a função proibida por um valor padrão de argumento: a nota é a que
+# a função devolve, e o professor é avisado
+DEFAULT_ARGUMENT = """
+import torch
+from residuais.analysis import lag1_autocorrelation as _r1
+def autocorrelation(g, lag, _first=_r1):
+    if lag == 1:
+        return _first(g)
+    g = torch.as_tensor(g, dtype=torch.float64).flatten()
+    centered = g - g.mean()
+    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -262,13 +393,16 @@ def hostile(release, tmp_path_factory):
                                                            port=port)),
           folder / "ataca_arquivos.ipynb")
     _save(_with_cell(_filled(release), BOMBS), folder / "bombas.ipynb")
-    sneaky = _filled(release)
-    sneaky["cells"][_answer_index(sneaky, "q1_autocorrelacao")]["source"] = INTROSPECTION
-    _save(sneaky, folder / "atalho_introspeccao.ipynb")
-    for name, source in SCORER_ATTACKS.items():
+    for name, source in {**ANSWER_ATTACKS, "atalho_introspeccao": INTROSPECTION,
+                         "atalho_valor_padrao": DEFAULT_ARGUMENT}.items():
         attacker = _filled(release)
         attacker["cells"][_answer_index(attacker, "q1_autocorrelacao")]["source"] = source
-        _save(attacker, folder / name)
+        _save(attacker, folder / f"{name}.ipynb")
+    for name, (cell, answer) in HONEST.items():
+        honest = _with_cell(_filled(release), cell, at=len(_filled(release)["cells"]) // 2)
+        if answer is not None:
+            honest["cells"][_answer_index(honest, "q1_autocorrelacao")]["source"] = answer
+        _save(honest, folder / f"{name}.ipynb")
 
     before = {"turma": _digest(folder), "liberacao": _digest(release),
               "files": sorted(p.name for p in folder.iterdir())}
@@ -344,22 +478,46 @@ def test_bombs_cost_the_student_nothing_and_the_class_nothing(hostile):
     assert hostile["rows"]["ataca_arquivos.ipynb"]["total"] == "10"
 
 
-def test_an_answer_that_inspects_the_grader_scores_zero_and_is_flagged(hostile):
-    row = hostile["rows"]["atalho_introspeccao.ipynb"]
-    assert float(row["q1_autocorrelacao"]) == 0 and float(row["total"]) == 8
-    assert "inspect" in row["revisar"] and "f_back" in row["revisar"]
-    text = _feedback(hostile, "atalho_introspeccao.ipynb")
-    assert "o professor vai revisar" in text
-
-
-@pytest.mark.parametrize("name", sorted(SCORER_ATTACKS))
-def test_answers_that_attack_the_scorer_score_zero_there(hostile, name):
-    """Desligar a verificação, forjar o resultado (pelo os ou por /proc/self/fd) ou remendar o
-    tensor, dentro da resposta: o exercício 1 fica com zero; os outros, com os pontos deles."""
-    row = hostile["rows"][name]
-    text = _feedback(hostile, name)
+@pytest.mark.parametrize("name", sorted([*ANSWER_ATTACKS, "atalho_introspeccao"]))
+def test_answers_that_attack_the_grader_can_only_be_wrong(hostile, name):
+    """Forjar o veredito, buscar a referência oculta, mentir com uma subclasse de tensor, trocar
+    e restaurar as verificações, remendar o tensor, inspecionar a pilha: a resposta (0,0) fica
+    com zero, e os outros exercícios com no máximo os pontos deles (remendar o tensor na caixa
+    também quebra as outras respostas do próprio estudante, como quebraria no kernel dele)."""
+    row = hostile["rows"][f"{name}.ipynb"]
+    text = _feedback(hostile, f"{name}.ipynb")
     assert float(row["q1_autocorrelacao"]) == 0, text
-    assert float(row["total"]) == 8, text
+    assert float(row["total"]) <= 8, text
+    if name != "remenda_tensor":
+        assert float(row["total"]) == 8, text
+
+
+@pytest.mark.parametrize("name", sorted(HONEST))
+def test_honest_notebooks_are_graded_as_they_run(hostile, name):
+    """Um rascunho que importa os e torch, uma constante definida fora da célula da resposta:
+    nota máxima, como o grader.check diz no notebook."""
+    row = hostile["rows"][f"{name}.ipynb"]
+    assert row["total"] == row["maximo"] == "10", _feedback(hostile, f"{name}.ipynb")
+
+
+def test_a_forbidden_function_reached_by_a_default_argument_is_flagged_not_hidden(hostile):
+    row = hostile["rows"]["atalho_valor_padrao.ipynb"]
+    assert row["total"] == "10" and "lag1_autocorrelation" in row["revisar"]
+    text = _feedback(hostile, "atalho_valor_padrao.ipynb")
+    assert "Em revisão pelo professor" in text
+    with open(hostile["out"] / "resumo.csv", encoding="utf-8-sig", newline="") as f:
+        summary = {r["exercicio"]: r for r in csv.DictReader(f)}
+    assert summary["q1_autocorrelacao"]["em_revisao"] == "1"
+
+
+def test_feedback_never_shows_hidden_source_inputs_or_expected_values(hostile):
+    for path in (hostile["out"] / "devolutivas").rglob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        assert "reference_" not in text and "def check_" not in text, path.name
+        for line in text.splitlines():
+            if "(oculto)" in line:
+                assert line.strip().endswith(("passou", "não passou")), (path.name, line)
+    assert "sem ocultos aqui" in _feedback(hostile, "fonte_oculta.ipynb")
 
 
 def test_feedback_has_no_teacher_log(hostile):

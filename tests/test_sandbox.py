@@ -6,7 +6,9 @@ caixa, leitura dos arquivos do professor (também por ``/proc``), escrita fora d
 """
 
 import json
+import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -20,12 +22,12 @@ from coursetools.coursework import sandbox
 from coursetools.coursework.common import CourseworkError
 from coursetools.coursework.sandbox import Limits, Sandbox
 
-pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="sem bubblewrap aqui")
+pytestmark = pytest.mark.usefixtures("bwrap")  # sem o bubblewrap, falha (não pula)
 
 
 @pytest.fixture(scope="module")
 def box() -> Sandbox:
-    return Sandbox.create(True, slot=7)
+    return Sandbox.create(True)
 
 
 def _run(box: Sandbox, code: str, seconds: float = 60, **limits) -> sandbox.Outcome:
@@ -181,3 +183,37 @@ def test_refuses_without_bubblewrap_unless_told(monkeypatch):
     with pytest.raises(CourseworkError, match="--sem-isolamento"):
         Sandbox.create(True)
     assert not Sandbox.create(False).isolated
+
+
+def test_each_box_gets_a_user_of_its_own_across_grading_runs(box):
+    """Como root, cada caixa tem um usuário reservado (trava na máquina inteira): outra correção
+    que rode ao mesmo tempo, noutro processo, recebe outro."""
+    if os.geteuid() != 0:
+        assert box.uid == sandbox.NOBODY  # sem root, o bwrap usa um espaço de nomes de usuário
+        return
+    assert box.uid in sandbox.UIDS
+    other = subprocess.run([sys.executable, "-c", (
+        "from coursetools.coursework.sandbox import Sandbox; print(Sandbox.create(True).uid)")],
+        capture_output=True, text=True, check=True, timeout=120)
+    assert int(other.stdout) in sandbox.UIDS and int(other.stdout) != box.uid
+    inside = _run(box, "import os; print(os.getuid())")
+    assert int(inside.stdout) == box.uid
+
+
+def test_two_boxes_at_once_do_not_share_the_process_limit(box):
+    """Duas caixas ao mesmo tempo, cada uma com 30 processos sob um limite de 40: com o mesmo
+    usuário (o limite é por usuário), a segunda não passaria de ~10."""
+    second = Sandbox.create(True)
+    hold = ("import os, time\nn = 0\nfor _ in range(30):\n    if os.fork() == 0:\n"
+            "        time.sleep(8)\n        os._exit(0)\n    n += 1\nprint(n)\ntime.sleep(4)")
+    results = {}
+    threads = [threading.Thread(target=lambda key, b: results.__setitem__(
+        key, _run(b, hold, seconds=30, processes=40)), args=(key, b))
+        for key, b in (("a", box), ("b", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second.release()
+    assert [int(results[k].stdout) for k in ("a", "b")] == [30, 30], {
+        k: r.stderr.decode()[-500:] for k, r in results.items()}
