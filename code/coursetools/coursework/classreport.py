@@ -6,12 +6,22 @@ A planilha do Moodle segue o importador da “planilha de avaliação” da tare
 do identificador (“Participante” seguido do número), da nota e da última modificação da nota,
 com os títulos no idioma da interface do Moodle de quem importa, e a data no formato ISO
 (``AAAA-MM-DD HH:MM``), que o ``strtotime`` do PHP lê sem ambiguidade.
+
+Cada tarefa do Moodle é de um capítulo, e a planilha de uma tarefa só pode ter notas desse
+capítulo: a de cada participante é a maior entre os arquivos **daquele** capítulo; um notebook de
+outro capítulo nunca conta (a solução do capítulo 3 enviada na tarefa do capítulo 4 não dá nota
+no 4). O .zip de uma tarefa tem normalmente um capítulo só, e então a planilha é ``moodle.csv``,
+com todos os participantes: quem só entregou o que não é notebook do capítulo (um PDF, um arquivo
+corrompido ou recusado) fica com 0 e o motivo no comentário. Se as entregas corrigidas na pasta
+de resultados são de mais de um capítulo (o .zip tinha um notebook de outro capítulo, ou duas
+tarefas foram corrigidas na mesma pasta), sai uma planilha por capítulo, ``moodle-<capítulo>.csv``,
+cada uma só com os participantes que entregaram um notebook daquele capítulo (importe a do
+capítulo da tarefa), e não sai ``moodle.csv``: não há como saber a que tarefa pertencem as
+entregas sem capítulo, e uma nota 0 importada na tarefa errada apagaria a nota verdadeira.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 import zipfile
 from collections import Counter, defaultdict
@@ -23,11 +33,13 @@ from coursetools.coursework.common import (
     FEEDBACK_DIR,
     FEEDBACK_ZIP,
     GRADED,
+    MOODLE_CHAPTER_SHEET,
     MOODLE_SHEET,
     SUMMARY,
+    CourseworkError,
     Result,
 )
-from coursetools.coursework.gradebook import write_atomic
+from coursetools.coursework.gradebook import write_table
 from coursetools.coursework.manifest import Chapter
 
 # Os títulos que o importador procura, por idioma do Moodle (pacotes de idioma en e pt_br).
@@ -52,14 +64,8 @@ def write_class_outputs(rows: Sequence[Result], chapters: dict[str, Chapter], ou
     """Escreve o resumo, as respostas idênticas, a planilha do Moodle e o .zip."""
     write_summary(rows, chapters, out / SUMMARY)
     write_duplicates(rows, out / DUPLICATES)
-    write_moodle(rows, out / MOODLE_SHEET, language)
+    write_moodle_sheets(rows, out, language)
     zip_feedback(out)
-
-
-def _csv(rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    return "\ufeff" + buffer.getvalue()
 
 
 def write_summary(rows: Sequence[Result], chapters: dict[str, Chapter], path: Path) -> None:
@@ -78,7 +84,7 @@ def write_summary(rows: Sequence[Result], chapters: dict[str, Chapter], path: Pa
             table.append([chapter.name, q.name, str(len(scores)),
                           f"{sum(scores) / len(scores):.2f}", f"{q.points:g}", f"{full:.2f}",
                           common, str(times)])
-    write_atomic(path, _csv(table))
+    write_table(path, table)
 
 
 def write_duplicates(rows: Sequence[Result], path: Path) -> None:
@@ -95,24 +101,54 @@ def write_duplicates(rows: Sequence[Result], path: Path) -> None:
         if len(people) > 1:
             table.append([question, " | ".join(m.submission for m in members),
                           " | ".join(f"{m.scores.get(question, 0):g}" for m in members)])
-    write_atomic(path, _csv(table))
+    write_table(path, table)
 
 
-def write_moodle(rows: Sequence[Result], path: Path, language: str) -> None:
-    """A planilha de notas para o Moodle: uma linha por participante (a maior nota, se ele
-    entregou mais de um arquivo), só das entregas que vieram do Moodle."""
-    h = MOODLE_HEADERS[language]
+def write_moodle_sheets(rows: Sequence[Result], out: Path, language: str) -> list[Path]:
+    """As planilhas do Moodle: ``moodle.csv`` se as entregas são de um capítulo só (ou de
+    nenhum); senão, ``moodle-<capítulo>.csv`` para cada capítulo. Apaga as de uma correção
+    anterior que não valem mais. Devolve as escritas."""
+    chapters = sorted({r.chapter for r in rows if r.participant and r.chapter})
+    sheets = ({MOODLE_SHEET: chapters[0] if chapters else ""} if len(chapters) <= 1 else
+              {MOODLE_CHAPTER_SHEET.format(c): c for c in chapters})
+    for old in [out / MOODLE_SHEET, *out.glob(MOODLE_CHAPTER_SHEET.format("*"))]:
+        if old.name not in sheets:
+            old.unlink(missing_ok=True)
+    for name, chapter in sheets.items():
+        write_moodle(rows, out / name, language, chapter)
+    return [out / name for name in sheets]
+
+
+def write_moodle(rows: Sequence[Result], path: Path, language: str,
+                 chapter: str | None = None) -> None:
+    """A planilha de notas do Moodle para a tarefa de um capítulo (``None``: o único capítulo das
+    entregas): uma linha por participante, com a maior nota entre os arquivos dele desse
+    capítulo, só das entregas que vieram do Moodle. As entregas sem capítulo só entram (com 0)
+    se nenhuma é de outro capítulo, e só para quem não entregou um notebook do capítulo."""
+    present = {r.chapter for r in rows if r.participant and r.chapter}
+    if chapter is None:
+        if len(present) > 1:
+            raise CourseworkError(f"As entregas são de mais de um capítulo "
+                                  f"({', '.join(sorted(present))}); diga de qual é a planilha "
+                                  "do Moodle.")
+        chapter = next(iter(present), "")
+    alone = present <= {chapter}
     best: dict[str, Result] = {}
     for r in rows:
-        if r.participant and (r.participant not in best or r.total > best[r.participant].total):
+        counts = r.chapter == chapter or (alone and not r.chapter)
+        if not r.participant or not counts:
+            continue
+        old = best.get(r.participant)
+        if old is None or (r.chapter, r.total) > (old.chapter, old.total):
             best[r.participant] = r
+    h = MOODLE_HEADERS[language]
     now = time.strftime(MOODLE_DATE)
     table = [[h["id"], h["name"], h["grade"], h["max"], h["modified"], h["comments"]]]
     for participant, r in sorted(best.items(), key=lambda item: int(item[0])):
         comment = f"{r.submission}: {r.status}; {r.message.splitlines()[0] if r.message else ''}"
         table.append([f"{h['prefix']}{participant}", r.student, f"{r.total:g}",
                       "" if r.possible is None else f"{r.possible:g}", now, comment.strip()])
-    write_atomic(path, _csv(table))
+    write_table(path, table)
 
 
 def zip_feedback(out: Path) -> None:

@@ -20,6 +20,7 @@ ADJUSTMENTS = "ajustes.csv"  # os ajustes manuais do professor, que nenhuma corr
 SUMMARY = "resumo.csv"  # por exercício: média, fração de notas máximas, falha mais comum
 DUPLICATES = "respostas_identicas.csv"
 MOODLE_SHEET = "moodle.csv"  # a planilha de notas no formato que o Moodle importa
+MOODLE_CHAPTER_SHEET = "moodle-{}.csv"  # uma por capítulo, se a correção tem mais de um
 LOG_DIR = "registro"  # o registro de cada entrega, só para o professor
 BACKUP_DIR = "copias"  # as planilhas anteriores
 STATE = ".estado.json"  # o que já foi corrigido, para retomar e mesclar
@@ -36,7 +37,9 @@ UNKNOWN_CHAPTER = "capítulo desconhecido"
 TIMED_OUT = "tempo esgotado"
 GRADER_ERROR = "erro na correção"
 TAMPERED = "entrega alterada durante a correção"
-STATUSES = (GRADED, NOT_NOTEBOOK, CORRUPTED, UNKNOWN_CHAPTER, TIMED_OUT, GRADER_ERROR, TAMPERED)
+REFUSED = "arquivo recusado"  # não foi extraído nem lido: caminho inseguro, ligação, grande demais
+STATUSES = (GRADED, NOT_NOTEBOOK, CORRUPTED, UNKNOWN_CHAPTER, TIMED_OUT, GRADER_ERROR, TAMPERED,
+            REFUSED)
 
 COMMAND = "python -m coursetools.coursework"  # como se chama a linha de comando
 
