@@ -69,9 +69,10 @@ def write_class_outputs(rows: Sequence[Result], chapters: dict[str, Chapter], ou
 
 
 def write_summary(rows: Sequence[Result], chapters: dict[str, Chapter], path: Path) -> None:
-    """Por exercício: entregas corrigidas, média, fração com a nota máxima, falha mais comum."""
+    """Por exercício: entregas corrigidas, média, fração com a nota máxima, falha mais comum e
+    quantas entregas o professor deve revisar nele (uma função proibida mencionada)."""
     table = [["capitulo", "exercicio", "entregas", "media", "maximo", "fracao_nota_maxima",
-              "falha_mais_comum", "vezes"]]
+              "falha_mais_comum", "vezes", "em_revisao"]]
     for chapter in chapters.values():
         graded = [r for r in rows if r.chapter == chapter.name and r.status == GRADED]
         if not graded:
@@ -81,9 +82,10 @@ def write_summary(rows: Sequence[Result], chapters: dict[str, Chapter], path: Pa
             reasons = Counter(r.failures[q.name] for r in graded if q.name in r.failures)
             common, times = reasons.most_common(1)[0] if reasons else ("", 0)
             full = sum(s >= q.points for s in scores) / len(scores)
+            flagged = sum(any(item.startswith(f"{q.name}:") for item in r.review) for r in graded)
             table.append([chapter.name, q.name, str(len(scores)),
                           f"{sum(scores) / len(scores):.2f}", f"{q.points:g}", f"{full:.2f}",
-                          common, str(times)])
+                          common, str(times), str(flagged)])
     write_table(path, table)
 
 

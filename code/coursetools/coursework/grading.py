@@ -46,6 +46,7 @@ from coursetools.coursework.common import (
     DEFAULT_TIMEOUT,
     GRADED,
     GRADER_ERROR,
+    REFUSED,
     TAMPERED,
     TIMED_OUT,
     UNKNOWN_CHAPTER,
@@ -220,6 +221,7 @@ def _grade_one(submission: Submission, context: _Context, settings: str) -> Resu
     finally:
         context.boxes.put(box)
         shutil.rmtree(scratch, ignore_errors=True)
+    result.warnings[:0] = submission.notes
     result.seconds = time.perf_counter() - start
     result.participant, result.student = submission.participant, submission.student
     result.digest, result.release = submission.digest, context.release.digest
@@ -229,6 +231,8 @@ def _grade_one(submission: Submission, context: _Context, settings: str) -> Resu
 
 def _grade_file(submission: Submission, context: _Context, box: Sandbox,
                 scratch: Path) -> Result:
+    if submission.problem:  # um membro do .zip recusado na coleta (nome, tamanho, ligação...)
+        return Result(submission.key, REFUSED, submission.problem)
     data = submission.path.read_bytes() if submission.path.is_file() else b""
     if digest(data) != submission.digest:
         return Result(submission.key, TAMPERED, "O arquivo mudou entre a leitura e a correção; "
@@ -252,6 +256,7 @@ def _grade_file(submission: Submission, context: _Context, box: Sandbox,
     result.warnings += notes
     outcome = _evaluate(copy, grader, context, box, scratch)
     result.log += outcome.get("log", "")
+    _skipped_warnings(notebook, outcome, result, context.options.cell_timeout)
     failure = outcome.get("failure")
     if failure is not None:
         _mark_failure(result, failure, context.options)
@@ -321,7 +326,9 @@ def _evaluate(copy: dict[str, Any], grader: graders.ChapterGrader, context: _Con
         outcome = json.loads(stdout.decode("utf-8"))
     except ValueError:
         outcome = {"failure": "avaliador"}
-    outcome["log"] = (f"== avaliador: código {process.returncode} ==\n"
+    peak = outcome.get("peak_memory", 0) if isinstance(outcome.get("peak_memory"), int) else 0
+    outcome["log"] = (f"== avaliador: código {process.returncode}; pico de memória da caixa: "
+                      f"{peak // MB} MB; caixas abertas: {outcome.get('starts', 0)} ==\n"
                       + stderr.decode("utf-8", errors="replace")[-20000:] + "\n"
                       + f"== caixa do estudante ==\n{outcome.get('log', '')[-20000:]}\n")
     return outcome
@@ -333,6 +340,18 @@ def _ignored(cell: dict[str, Any]) -> bool:
     otter = metadata.get("otter", {})
     return IGNORE_TAG in metadata.get("tags", []) or (isinstance(otter, dict)
                                                       and bool(otter.get("ignore", False)))
+
+
+def _skipped_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Result,
+                      limit: float) -> None:
+    """As células que não pararam nem interrompidas, puladas numa caixa nova."""
+    cells = notebook["cells"]
+    for index in outcome.get("skipped_cells", [])[:10]:
+        if isinstance(index, int) and 0 < index <= len(cells):
+            name = notebooks.cell_name(index, notebooks.source(cells[index - 1]))
+            result.warnings.append(f"{name} não parou nem depois de interrompida (passou de "
+                                   f"{limit:g} s) e foi pulada na correção; o "
+                                   "resto do notebook rodou sem ela.")
 
 
 def _cell_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Result) -> None:

@@ -45,8 +45,10 @@ from torch import nn
 from coursetools.coursework import wire
 from coursetools.coursework.sandbox import Limits, Sandbox
 
-RESTARTS = 2  # caixas novas por entrega, depois de uma que morreu ou travou
+RESTARTS = 2  # caixas novas por entrega, depois de uma que morreu ou travou numa chamada
 START_ATTEMPTS = 3  # tentativas de abrir a caixa quando falta recurso da máquina (EAGAIN)
+STUCK_CELLS = 3  # células que não param nem interrompidas, puladas (cada uma, uma caixa nova)
+GRACE = 5.0  # s além do limite por célula antes de dar a célula por travada
 MESSAGE_LIMIT = 300  # caracteres da mensagem de um erro do estudante na devolutiva
 TRANSIENT = ("Resource temporarily unavailable", "Cannot allocate memory", "No space left",
              "Too many open files")
@@ -108,6 +110,8 @@ class Box:
         self.ready: dict[str, Any] | None = None
         self.drained = threading.Event()
         self.starts = 0
+        self.crashes = 0
+        self.skipped: list[int] = []  # células puladas por não pararem
         self.log: list[str] = []
         self.peak_memory = 0
 
@@ -115,17 +119,21 @@ class Box:
 
     def start(self) -> dict[str, Any]:
         """Abre a caixa, executa o notebook e devolve a mensagem ``ready``. Falta de recurso da
-        máquina na partida (outra correção ao mesmo tempo) é tentada de novo."""
-        for attempt in range(START_ATTEMPTS):
+        máquina na partida (outra correção ao mesmo tempo) é tentada de novo; uma célula que
+        não para nem interrompida é pulada numa caixa nova."""
+        deadline = time.monotonic() + self.limits.seconds
+        attempts = 0
+        while True:
             try:
-                return self._start_once()
+                return self._start_once(deadline)
             except BoxFailure as failure:
-                if failure.kind != "recurso" or attempt == START_ATTEMPTS - 1:
+                if failure.kind == "recurso" and attempts < START_ATTEMPTS - 1:
+                    time.sleep(0.5 * 2**attempts)
+                    attempts += 1
+                elif not (failure.kind == "celula" and len(self.skipped) <= STUCK_CELLS):
                     raise
-                time.sleep(0.5 * 2**attempt)
-        raise AssertionError("inalcançável")
 
-    def _start_once(self) -> dict[str, Any]:
+    def _start_once(self, deadline: float) -> dict[str, Any]:
         self.kill()
         self.starts += 1
         argv = [sys.executable, "-I", str(self.tools / "worker.py")]
@@ -135,23 +143,34 @@ class Box:
         threading.Thread(target=self._read, args=(self.process, self.frames), daemon=True).start()
         threading.Thread(target=self._drain, args=(self.process,), daemon=True).start()
         threading.Thread(target=self._watch, args=(self.process,), daemon=True).start()
-        self._send({"op": "init", "cells": self.cells, "cell_timeout": self.cell_timeout})
-        try:
-            ready = self._receive(self.limits.seconds)
-        except BoxFailure as failure:
-            if failure.kind == "morreu" and self._transient():
-                raise BoxFailure("recurso", "a máquina não tinha recurso para abrir a caixa"
-                                 ) from failure
-            raise
-        if ready.get("op") != "ready":
-            raise BoxFailure("protocolo", "a caixa não respondeu com ready")
-        self.ready = ready
-        return ready
+        self._send({"op": "init", "cells": self.cells, "cell_timeout": self.cell_timeout,
+                    "skip": self.skipped})
+        current = None
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                message = self._receive(min(left, self.cell_timeout + GRACE))
+            except BoxFailure as failure:
+                if failure.kind == "morreu" and self._transient():
+                    raise BoxFailure("recurso", "a máquina não tinha recurso para abrir a caixa"
+                                     ) from failure
+                if failure.kind == "tempo" and current is not None and left > self.cell_timeout:
+                    self.skipped.append(current)
+                    raise BoxFailure("celula", f"a célula {current} não parou") from failure
+                raise
+            if message.get("op") == "cell" and type(message.get("index")) is int:
+                current = message["index"]
+            elif message.get("op") == "ready":
+                self.ready = message
+                return message
+            else:
+                raise BoxFailure("protocolo", "a caixa não respondeu com ready")
 
     def restart(self) -> None:
-        """Abre uma caixa nova depois de uma que morreu, até ``RESTARTS`` vezes."""
-        if self.starts > RESTARTS:
-            raise BoxFailure("desistiu", f"a caixa já foi aberta {self.starts} vezes")
+        """Abre uma caixa nova depois de uma que morreu numa chamada, até ``RESTARTS`` vezes."""
+        if self.crashes >= RESTARTS:
+            raise BoxFailure("desistiu", f"a caixa já morreu {self.crashes + 1} vezes")
+        self.crashes += 1
         self.start()
 
     def _transient(self) -> bool:
@@ -209,15 +228,23 @@ class Box:
         except (BrokenPipeError, OSError) as exc:
             raise BoxFailure("morreu", "a caixa fechou o canal") from exc
 
-    def _receive(self, timeout: float) -> dict[str, Any]:
+    def _receive(self, timeout: float, callables: list | None = None) -> dict[str, Any]:
+        """A próxima mensagem da caixa; ``{"C": n}`` nela só pode ser um dos ``callables`` que
+        o avaliador mandou nesta chamada (volta o próprio objeto)."""
         try:
             frame = self.frames.get(timeout=timeout)
         except queue.Empty as exc:
             raise BoxFailure("tempo") from exc
         if isinstance(frame, BoxFailure):
             raise frame
+
+        def mine(handle: int) -> Any:
+            if callables is None or not 0 <= handle < len(callables):
+                raise wire.WireError("chamada de volta desconhecida")
+            return callables[handle]
+
         try:
-            message = wire.unpack(*frame)
+            message = wire.unpack(*frame, callback=mine)
         except wire.WireError as exc:
             raise BoxFailure("protocolo", str(exc)) from exc
         if not isinstance(message, dict):
@@ -238,7 +265,7 @@ class Box:
         try:
             self._send({"op": "call", "name": name, "args": args, "kwargs": kwargs}, handle)
             while True:
-                message = self._receive(max(0.0, deadline - time.monotonic()))
+                message = self._receive(max(0.0, deadline - time.monotonic()), callables)
                 op = message.get("op")
                 if op == "callback":
                     self._answer_callback(message, callables)
@@ -374,7 +401,8 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
         ready = box.start()
     except BoxFailure as failure:
         box.kill()
-        return {"failure": failure.kind, "detail": str(failure), "log": "".join(box.log)}
+        return {"failure": failure.kind, "detail": str(failure), "skipped_cells": box.skipped,
+                "log": "".join(box.log)}
     result["cell_errors"], result["fatal"] = ready.get("errors", []), ready.get("fatal")
     names = ready.get("names") if isinstance(ready.get("names"), dict) else {}
     remotes: dict[str, Remote] = {}
@@ -402,7 +430,8 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
         result["questions"][question["name"]] = outcomes[question["name"]]
         result["rules"][question["name"]] = rules
     box.kill()
-    result.update(starts=box.starts, peak_memory=box.peak_memory, log="".join(box.log))
+    result.update(starts=box.starts, peak_memory=box.peak_memory, skipped_cells=box.skipped,
+                  log="".join(box.log))
     return result
 
 

@@ -81,8 +81,9 @@ def _question_warnings(q: Question, sources: list[str]) -> list[str]:
     late = [n for n, at in defined_at.items() if at is not None and at > check_at]
     if late:
         warnings.append(f"{q.name}: a verificação vem antes da definição de "
-                        f"{_names(late)} (células fora de ordem); o exercício é "
-                        "corrigido onde está a verificação.")
+                        f"{_names(late)} (células fora de ordem): no seu notebook, o "
+                        "grader.check dessa célula falha ao executar tudo em ordem; a correção "
+                        "usa o estado do notebook ao final da execução.")
     return warnings
 
 

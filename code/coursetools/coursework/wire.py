@@ -70,9 +70,10 @@ def opaque(type_name: str) -> Opaque:
 
 class Encoder:
     """Transforma um valor em esqueleto + tensores. ``callback`` dá um número a um chamável que
-    não viaja (só o avaliador o usa); sem ele, o chamável vira ``Opaque``."""
+    não viaja (ou ``None``); sem número, o chamável vira ``Opaque``. No avaliador, o número é de
+    uma chamada de volta; na caixa, o de um chamável que o avaliador mandou e que volta a ele."""
 
-    def __init__(self, callback: Callable[[Any], int] | None = None) -> None:
+    def __init__(self, callback: Callable[[Any], int | None] | None = None) -> None:
         self.tensors: dict[str, torch.Tensor] = {}
         self.callback = callback
 
@@ -95,8 +96,9 @@ class Encoder:
             return self._module(value, depth)
         if callable(value) and _torch_function(value) is not None:
             return {"F": _torch_function(value)}
-        if callable(value) and self.callback is not None:
-            return {"C": self.callback(value)}
+        handle = self.callback(value) if callable(value) and self.callback else None
+        if handle is not None:
+            return {"C": handle}
         return {"O": type(value).__name__}
 
     def _tensor(self, value: torch.Tensor) -> dict[str, Any]:
@@ -136,7 +138,7 @@ def _torch_function(value: Any) -> str | None:
     return f"{module}:{name}"
 
 
-def pack(value: Any, callback: Callable[[Any], int] | None = None) -> bytes:
+def pack(value: Any, callback: Callable[[Any], int | None] | None = None) -> bytes:
     """O quadro de ``value``: cabeçalho JSON e bloco ``safetensors``."""
     encoder = Encoder(callback)
     header = json.dumps(encoder.encode(value), ensure_ascii=False).encode()
@@ -152,9 +154,10 @@ def pack(value: Any, callback: Callable[[Any], int] | None = None) -> bytes:
 class Decoder:
     """Monta um valor do esqueleto.
 
-    Módulos só de classes de ``torch.nn`` e do ``residuais``. Na caixa (``trusted=True``: quem
-    manda é o avaliador), também funções do PyTorch e chamadas de volta (``callback`` diz o que
-    fazer com ``{"C": n}``). No avaliador, que lê o que a caixa devolve, os atributos de um
+    Módulos só de classes de ``torch.nn`` e do ``residuais``; ``callback`` diz o que fazer com
+    ``{"C": n}`` (na caixa, uma chamada de volta; no avaliador, o próprio objeto que ele mandou
+    com esse número, e nenhum outro). Na caixa (``trusted=True``: quem manda é o avaliador),
+    também funções do PyTorch. No avaliador, que lê o que a caixa devolve, os atributos de um
     módulo só são postos se forem dados (números, textos, tensores) e não encobrirem nada da
     classe: uma função (``torch.load``, ``torch.save``) nunca chega por este fio ao avaliador.
     """
@@ -197,7 +200,7 @@ class Decoder:
             return dtype
         if tag == "F" and self.trusted:
             return _resolve(str(value), ("torch",), callable)
-        if tag == "C" and self.trusted and self.callback is not None and type(value) is int:
+        if tag == "C" and self.callback is not None and type(value) is int:
             return self.callback(value)
         if tag == "O":
             return opaque(str(value))

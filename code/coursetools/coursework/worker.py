@@ -17,7 +17,8 @@ Protocolo (cada mensagem, um quadro de ``wire``, um dicionário com ``op``):
 - avaliador → caixa: ``init`` (células e limite de tempo por célula), depois ``call`` (nome,
   argumentos), ``get`` (nome de um valor) ou, durante uma chamada, ``value``/``error`` (a
   resposta de uma chamada de volta);
-- caixa → avaliador: ``ready`` (erros das células, nomes definidos), ``return`` (valor e o
+- caixa → avaliador: ``cell`` (a célula que vai rodar), ``ready`` (erros das células, nomes
+  definidos), ``return`` (valor e o
   estado final dos argumentos, para o avaliador ver o que a função mudou neles), ``raise``
   (tipo e mensagem do erro) ou ``callback`` (a função chamou um chamável que mora no avaliador).
 """
@@ -51,8 +52,9 @@ class Channel:
         for fd in (0, 1):
             os.dup2(devnull, fd)
 
-    def send(self, message: dict, callback=None) -> None:
-        self.out.write(wire.pack(message, callback))
+    def send(self, message: dict) -> None:
+        """Manda um valor; um chamável que veio do avaliador volta como o número dele."""
+        self.out.write(wire.pack(message, lambda v: v.handle if isinstance(v, Callback) else None))
         self.out.flush()
 
     def receive(self):
@@ -107,9 +109,11 @@ def private_home() -> None:
     os.chdir(home)
 
 
-def run_cells(cells: list, limit: float) -> tuple[dict, list]:
-    """Executa as células em ordem num shell do IPython (como um kernel: mágicas, ``display``);
-    uma célula que passa de ``limit`` s é interrompida e a execução segue. Devolve o espaço de
+def run_cells(cells: list, limit: float, channel: Channel, skip: set) -> tuple[dict, list]:
+    """Executa as células em ordem num shell do IPython (como um kernel: mágicas, ``display``),
+    menos as de ``skip``; avisa o avaliador antes de cada uma (``cell``), e ele pula, numa
+    caixa nova, a que não parar. Uma célula que passa de ``limit`` s é interrompida (e de novo
+    a cada segundo, se o código engolir a interrupção) e a execução segue. Devolve o espaço de
     nomes e os erros (posição da célula no notebook, tipo, mensagem)."""
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -123,7 +127,10 @@ def run_cells(cells: list, limit: float) -> tuple[dict, list]:
     signal.signal(signal.SIGALRM, interrupt)
     errors = []
     for cell in cells:
-        signal.setitimer(signal.ITIMER_REAL, limit)
+        if cell["index"] in skip:
+            continue
+        channel.send({"op": "cell", "index": cell["index"]})
+        signal.setitimer(signal.ITIMER_REAL, limit, 1.0)
         try:
             result = shell.run_cell(str(cell["source"]), store_history=False)
         finally:
@@ -176,7 +183,8 @@ def main() -> None:
     lock()
     fatal = None
     try:
-        namespace, errors = run_cells(init["cells"], float(init["cell_timeout"]))
+        namespace, errors = run_cells(init["cells"], float(init["cell_timeout"]), channel,
+                                      set(init.get("skip", [])))
     except BaseException as exc:  # o notebook encerrou o Python (SystemExit) ou algo pior
         namespace, errors = {}, []
         fatal = f"{type(exc).__name__}: {exc}"[:500]
