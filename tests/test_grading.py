@@ -263,12 +263,16 @@ def test_class_summary_has_the_mean_and_the_most_common_failure(tmp_path):
             graded("d", 0, 1.5, {"q1": "forma errada", "q2": "divide por n"}),
             Result("e", common.TIMED_OUT, "", chapter="cap", possible=5.0,
                    failures={"q1": "não conta"})]  # só as corrigidas entram no resumo
+    rows[2].review.append("q2: a resposta menciona `torch.sqrt`, que o exercício pede para não "
+                          "usar; a nota calculada (3) foi mantida — confira.")
     write_summary(rows, {"cap": _chapter()}, tmp_path / common.SUMMARY)
     with open(tmp_path / common.SUMMARY, encoding="utf-8-sig", newline="") as f:
         summary = {r["exercicio"]: r for r in csv.DictReader(f)}
     assert summary["q1"] == {"capitulo": "cap", "exercicio": "q1", "entregas": "4",
                              "media": "0.75", "maximo": "2", "fracao_nota_maxima": "0.25",
-                             "falha_mais_comum": "forma errada", "vezes": "2"}
+                             "falha_mais_comum": "forma errada", "vezes": "2",
+                             "em_revisao": "0"}
+    assert summary["q2"]["em_revisao"] == "1"  # a revisão de q2 não conta em q1
     assert summary["q2"]["media"] == "1.12"  # (0 + 0 + 3 + 1,5) / 4 = 1,125
     assert (summary["q2"]["falha_mais_comum"], summary["q2"]["vezes"]) == ("esqueceu a raiz", "2")
     assert summary["q2"]["fracao_nota_maxima"] == "0.25"

@@ -192,7 +192,7 @@ def disable_shell(code: str) -> tuple[str, list[str]]:
 
 def neutralize_grader(code: str) -> str:
     """O código sem as linhas do otter (a criação do ``grader`` e os ``grader.check``): na
-    execução de diagnóstico não há testes, e os pontos vêm do avaliador."""
+    caixa do estudante não há testes, e os pontos vêm do avaliador, fora dela."""
     lines = []
     for line in code.splitlines():
         match = GRADER_LINE.match(line)
