@@ -102,6 +102,15 @@ def escape():
             found.append(type(exc).__name__)
     return found
 ''',
+    # 4 GB de uma vez: o orçamento da caixa (3 GB de espaço de endereçamento) não deixa
+    "hog": '''
+def hog():
+    try:
+        block = bytearray(4 * 1024 ** 3)
+        return len(block)
+    except MemoryError:
+        return "MemoryError"
+''',
     # guarda cada entrada; nos casos públicos, conta o que viu
     "spy": '''
 SEEN = []
@@ -130,6 +139,7 @@ QUESTIONS = [
     ("tensor_mentiroso", [_check("transformer", "check_attention", "liar")]),
     ("referencia_oculta", [_check("transformer", "check_attention", "hidden_reference")]),
     ("fuga", [_case("escape()\n#['PermissionError', 'PermissionError', 'PermissionError']")]),
+    ("memoria", [_case("hog()\n#'MemoryError'")]),
     ("espia", [_case("spy(12345)", hidden=True), _case("spy(0)")]),
     ("forja", [_check("transformer", "check_attention", "forger")]),
     ("depois_da_forja", [_check("transformer", "check_attention", "attention")]),
@@ -162,6 +172,10 @@ def test_honest_answers_pass_through_the_wire(graded, name):
 
 def test_the_box_cannot_fork_or_run_programs(graded):
     assert _outcome(graded, "fuga")[0]["passed"]
+
+
+def test_the_memory_budget_holds_for_the_box(graded):
+    assert _outcome(graded, "memoria")[0]["passed"], _outcome(graded, "memoria")
 
 
 def test_what_the_answer_does_to_its_arguments_comes_back(graded):

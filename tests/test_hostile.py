@@ -557,6 +557,26 @@ def test_killing_the_grader_loses_nothing_and_a_rerun_resumes(release, tmp_path)
     assert list((out / "copias").glob("notas-*.csv"))
 
 
+def test_two_grading_runs_at_once_both_grade_everything(release, tmp_path):
+    """Duas correções ao mesmo tempo na mesma máquina (dois terminais, ou os testes ao lado de
+    uma correção): cada caixa tem o seu usuário, e todas as entregas das duas tiram 10."""
+    runs = []
+    for run in ("a", "b"):
+        folder = tmp_path / run / "turma"
+        for index in range(3):
+            _save(_filled(release), folder / f"{run}{index}.ipynb")
+        command = [sys.executable, "-m", "coursetools.coursework", "grade", str(folder),
+                   "--release", str(release), "--out", str(tmp_path / run / "correcao")]
+        runs.append(subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True))
+    for process in runs:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr
+    for run in ("a", "b"):
+        rows = _rows(tmp_path / run / "correcao")
+        assert len(rows) == 3 and all(r["total"] == "10" for r in rows.values()), rows
+
+
 def test_moodle_download_is_graded_merged_adjusted_and_returned(release, tmp_path):
     archive = tmp_path / "tarefa.zip"
     filled = json.dumps(_filled(release))
