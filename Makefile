@@ -77,7 +77,7 @@ test: $(STAMP) $(MATHJAX) sysdeps
 ## test-rapido: ruff e só os testes de unidade (menos de um minuto)
 test-rapido: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m unit -q
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_PARALLEL)
 
 ## bench: executa cada capítulo num kernel novo e constrói o site, contra os orçamentos de tempo
 bench: $(STAMP) $(MATHJAX)
