@@ -127,7 +127,7 @@ class Sandbox:
         return subprocess.Popen(
             self.command(argv, extra, environment), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**os.environ, **environment} if not self.isolated else _outer_env(),
+            env=_inner_env(environment) if not self.isolated else _outer_env(),
             preexec_fn=_limiter(limits, self.isolated), start_new_session=True,
         )
 
@@ -167,6 +167,12 @@ def lease_uid() -> int:
         return uid
     raise CourseworkError(f"Todos os {len(UIDS)} usuários das caixas estão em uso por outras "
                           "correções nesta máquina; espere uma terminar.")
+
+
+def _inner_env(environment: dict[str, str]) -> dict[str, str]:
+    """Sem caixa: o ambiente de quem corrige, menos o ``PYTHONPATH`` (o do avaliador aponta os
+    testes ocultos, que nunca chegam ao código do estudante)."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **environment}
 
 
 def _outer_env() -> dict[str, str]:
