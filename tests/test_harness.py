@@ -217,3 +217,20 @@ def test_student_error_text_is_cut_and_has_no_paths():
     assert type(harness.student_error("Meu Erro", "a")).__name__ == "Exception"
     assert type(harness.student_error("SystemExit", "a")).__name__ == "SystemExit"
     assert not isinstance(harness.student_error("SystemExit", "a"), SystemExit)
+
+
+def test_without_isolation_the_box_still_does_not_see_the_hidden_tests(tmp_path, monkeypatch):
+    """O avaliador tem os testes ocultos no ``PYTHONPATH``; a caixa, mesmo sem o bubblewrap
+    (``--sem-isolamento``), não o herda."""
+    (tmp_path / "ocultos").mkdir()
+    (tmp_path / "ocultos" / "__init__.py").write_text("")
+    (tmp_path / "ocultos" / "segredo.py").write_text("RESPOSTA = 42\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    probe = ("def probe():\n    try:\n        import ocultos.segredo\n        return 'achou'\n"
+             "    except ImportError:\n        return 'não achou'\n")
+    job = {"cells": [{"index": 1, "source": probe}], "timeout": 60, "cell_timeout": 20,
+           "call_timeout": 20,
+           "questions": [{"name": "q", "cases": [_case("probe()\n#'não achou'")]}],
+           "box": {"isolated": False, "uid": 0, "binds": [], "tools": str(TOOLS),
+                   "memory": 3072 * MB, "scratch": str(tmp_path)}}
+    assert harness.grade(job)["questions"]["q"][0]["passed"]
