@@ -112,7 +112,60 @@ def test_setup_cell_installs_the_package_and_the_public_checks_work(fresh_env, t
     assert lines[-1] == f"torch: {torch_before}", "o PyTorch do ambiente foi trocado"
 
 
-def editions_questions(release: Path):
+def editions_questions(release: Path, chapter: str = CHAPTER):
     from coursetools.coursework import load_release
 
-    return load_release(release)[CHAPTER].questions
+    return load_release(release)[chapter].questions
+
+
+COLAB = '''
+import json, os, sys
+from IPython.core.interactiveshell import InteractiveShell
+
+class Shell(InteractiveShell):  # como o Colab: get_ipython() diz google.colab
+    pass
+
+Shell.__module__ = "google.colab._shell"
+shell = Shell.instance()
+assert "google.colab" in str(shell) and not [f for f in os.listdir() if f.endswith(".ipynb")]
+for chapter, cells in json.loads(sys.stdin.read()):
+    for source in cells:
+        result = shell.run_cell(source)
+        if result.error_in_exec or result.error_before_exec:
+            print(chapter, "ERRO", repr(result.error_in_exec or result.error_before_exec))
+        elif source.lstrip().startswith("grader.check"):
+            print(chapter, repr(result.result))
+'''
+
+
+def test_every_check_of_every_chapter_works_as_colab_runs_it(fresh_env, tmp_path):
+    """Como no Colab: ``get_ipython()`` diz ``google.colab``, a pasta de trabalho não tem o
+    notebook, e só a célula de preparação instala algo. Cada ``grader.check`` de cada capítulo,
+    com as respostas de referência, dá o veredito em português."""
+    python, wheel, release = fresh_env
+    chapters = []
+    for path in sorted((release / "estudantes").glob("*.ipynb")):
+        student = json.loads(path.read_text("utf-8"))
+        solution = json.loads((release / "solucoes" / path.name).read_text("utf-8"))
+        answers = iter(_source(c) for c in solution["cells"]
+                       if "otter_assign_solution_cell" in c["metadata"].get("tags", []))
+        cells = []
+        for cell in student["cells"]:
+            tags = cell["metadata"].get("tags", [])
+            if cell["cell_type"] != "code" or "otter_ignore" in tags:
+                continue
+            cells.append(next(answers) if "otter_answer_cell" in tags else _source(cell))
+        chapters.append((path.stem, cells))
+    env = {**os.environ, student_notebook.SOURCE_VARIABLE: wheel.as_uri(), "PIP_NO_INDEX": "1",
+           "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}
+    result = subprocess.run([str(python), "-c", COLAB], input=json.dumps(chapters), env=env,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if " ERRO " in line], result.stdout
+    names = {chapter for chapter, _ in chapters}
+    verdicts = [line for line in lines if line.split(" ", 1)[0] in names]
+    expected = sum(len(editions_questions(release, c)) for c, _ in chapters)
+    assert len(verdicts) == expected and all("✅" in v for v in verdicts), result.stdout
+    assert "Instalando o pacote do curso" in result.stdout  # a preparação instalou, uma vez
+    assert result.stdout.count("Instalando o pacote do curso") == 1

@@ -697,3 +697,19 @@ def test_a_shortcut_is_graded_by_what_it_returns_and_flagged_for_review(graded, 
     assert SHORTCUTS[name][1] in row["revisar"] and questions[0].name in row["revisar"]
     feedback = (feedback_dir / f"{name}.txt").read_text(encoding="utf-8")
     assert "Em revisão pelo professor" in feedback and SHORTCUTS[name][1] in feedback
+
+
+def test_the_public_tests_in_the_package_are_the_released_ones(release_dir):
+    """A liberação escreve os testes públicos de cada capítulo no pacote (o Colab os lê de lá);
+    os do repositório têm de ser os mesmos, já no último commit."""
+    folder = ROOT / "code" / "residuais" / "checks" / "testes"
+    for chapter in CHAPTERS:
+        student = _load(release_dir / "estudantes" / f"{chapter}.ipynb")
+        packaged = json.loads((folder / f"{chapter}.json").read_text(encoding="utf-8"))
+        assert packaged == student["metadata"]["otter"]["tests"]
+        committed = subprocess.run(["git", "show", f"HEAD:code/residuais/checks/testes/"
+                                    f"{chapter}.json"], cwd=ROOT, capture_output=True, text=True)
+        if committed.returncode == 0:  # fora de um repositório git, só a primeira conferência
+            assert json.loads(committed.stdout) == packaged, (
+                f"{chapter}: os testes públicos mudaram; faça commit de "
+                "code/residuais/checks/testes/")

@@ -31,6 +31,8 @@ from coursetools.coursework.common import (
 )
 from coursetools.coursework.manifest import Chapter, questions, write_manifest
 
+PUBLIC_TESTS = Path("code/residuais/checks/testes")  # na raiz do livro
+
 
 def find_root(start: Path | None = None) -> Path:
     """A raiz do livro (a pasta do ``_toc.yml``); ``CourseworkError`` se não houver."""
@@ -132,9 +134,29 @@ def release(out: Path, root: Path | None = None,
             chapters.append(chapter)
             log(f"  {master.stem}: {len(chapter.questions)} exercícios, {chapter.points:g} pontos "
                 f"({time.perf_counter() - start:.1f} s)")
+    write_public_tests(root, out, chapters)
     write_manifest(chapters, out)
     (out / README).write_text(release_readme(chapters, out), encoding="utf-8")
     return chapters
+
+
+def write_public_tests(root: Path, out: Path, chapters: Sequence[Chapter]) -> None:
+    """Os testes públicos de cada capítulo (os do notebook do estudante, que o ``otter assign``
+    guarda nos metadados) também no pacote ``residuais``, em ``checks/testes/<capítulo>.json``:
+    no Colab o notebook não está no disco, e o ``grader.check`` os lê do pacote instalado
+    (``residuais.checks.display``). Só reescreve o arquivo que mudou."""
+    folder = root / PUBLIC_TESTS
+    folder.mkdir(parents=True, exist_ok=True)
+    for chapter in chapters:
+        student = json.loads((out / chapter.student).read_text(encoding="utf-8"))
+        tests = student.get("metadata", {}).get("otter", {}).get("tests", {})
+        if any(case.get("hidden") for t in tests.values() for suite in t.get("suites", [])
+               for case in suite.get("cases", [])):
+            raise CourseworkError(f"{chapter.name}: o notebook do estudante tem um teste oculto.")
+        text = json.dumps(tests, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        target = folder / f"{chapter.name}.json"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
 
 
 def release_readme(chapters: Sequence[Chapter], out: Path) -> str:

@@ -2,13 +2,20 @@
 
 O otter-grader mostra, quando um teste falha, a saída inteira do doctest (em inglês, com o
 traceback e caminhos da máquina). O notebook do estudante usa ``Notebook`` daqui, igual ao do
-otter em tudo, menos no que mostra: “✅ q1: passou nos testes públicos” ou “❌ q1: <o motivo>”.
+otter em tudo, menos no que mostra: “✅ q1: passou nos testes públicos” ou “❌ q1: <o motivo>”;
+e de onde lê os testes públicos: do próprio pacote (``testes/<capítulo>.json``, escritos pela
+liberação), não do arquivo do notebook — no Colab, o notebook não está no disco, e o otter
+recusava começar (“Tests directory ./tests does not exist”).
 """
 
 from __future__ import annotations
 
 import html
+import importlib.resources
 import inspect
+import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import otter
@@ -42,8 +49,28 @@ class CheckResult:
         return f'<p style="color: {color}; white-space: pre-wrap">{html.escape(self.summary())}</p>'
 
 
+def public_tests_dir(chapter: str) -> str | None:
+    """Uma pasta temporária com os testes públicos do capítulo, um arquivo por exercício (o
+    formato que o otter lê), a partir do pacote; ``None`` se o pacote não os tem."""
+    source = importlib.resources.files("residuais.checks") / "testes" / f"{chapter}.json"
+    if not source.is_file():
+        return None
+    folder = Path(tempfile.mkdtemp(prefix=f"residuais-testes-{chapter}-"))
+    for question, test in json.loads(source.read_text(encoding="utf-8")).items():
+        (folder / f"{question}.py").write_text(f"OK_FORMAT = True\n\ntest = {test!r}\n",
+                                              encoding="utf-8")
+    return str(folder)
+
+
 class Notebook(otter.Notebook):
-    """O ``otter.Notebook`` com o resultado de ``check`` em português (uma frase, sem traceback)."""
+    """O ``otter.Notebook`` com os testes públicos do pacote e o resultado de ``check`` em
+    português (uma frase, sem traceback)."""
+
+    def __init__(self, nb_path: str | None = None, tests_dir: str | None = None,
+                 **kwargs: Any) -> None:
+        packaged = public_tests_dir(Path(nb_path).stem) if nb_path else None
+        on_disk = nb_path if nb_path and Path(nb_path).is_file() else None  # no Colab, não está
+        super().__init__(on_disk, tests_dir=tests_dir or packaged or "./tests", **kwargs)
 
     def check(self, question: str, global_env: dict[str, Any] | None = None) -> Any:
         if global_env is None:
