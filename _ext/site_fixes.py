@@ -1,4 +1,4 @@
-"""Extensão local do Sphinx: duas correções do site.
+"""Extensão local do Sphinx: três correções do site.
 
 **Console sem erros.**
 O Sphinx 7.4 repete os scripts *inline* (sem arquivo) que uma extensão registra depois de o
@@ -13,6 +13,11 @@ as páginas. Aqui cada script aparece uma vez só.
 (“Toggle hidden content”) direto no HTML, sem passar pela tradução: aqui o nó é registrado de
 novo com o mesmo HTML e o rótulo em português. (Os demais textos do tema vêm de ``locale/`` e de
 ``_templates/``; ``tests/test_site.py`` confere que nenhum texto em inglês da interface sobra.)
+
+**Botões de abrir o capítulo.** O texto da caixa de busca (“Pesquisar neste livro...”) é uma
+opção do tema; posta em ``sphinx: config: html_theme_options`` no ``_config.yml``, ela
+*substituía* as opções que o Jupyter Book gera (botões Colab e Binder, o endereço do
+repositório), e os botões sumiam. Aqui o texto é acrescentado às opções geradas.
 """
 
 from __future__ import annotations
@@ -56,7 +61,15 @@ def _portuguese_hidden_input(app: Sphinx) -> None:
                  html=(_visit_hidden_input, depart_HideCellInput))
 
 
+SEARCH_TEXT = "Pesquisar neste livro..."
+
+
+def _portuguese_search_text(app: Sphinx, config: Any) -> None:
+    config.html_theme_options = {**config.html_theme_options, "search_bar_text": SEARCH_TEXT}
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.connect("config-inited", _portuguese_search_text)
     app.connect("html-page-context", _unique_scripts)
     app.connect("builder-inited", _portuguese_hidden_input)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -22,7 +22,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, toc_files
+from conftest import ROOT, chapter_notebooks, toc_files
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 WIDTHS = {"1280": (1280, 900, False), "390": (390, 844, True)}  # largura: (w, h, celular?)
@@ -278,3 +278,24 @@ def test_search_finds_the_right_chapter_first(browser, site_url, query, expected
     assert "search.html" in browser.current_url and links
     assert f"book/{expected}.html" in links[0], links[:5]
     assert not _console_errors(browser)
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in chapter_notebooks()])
+def test_every_chapter_has_colab_binder_and_repository_buttons(browser, site_url, chapter):
+    """Os botões de abrir o capítulo apontam para o notebook dele no repositório dos estudantes
+    (``repository`` do ``_config.yml``), no ramo configurado. Nada é clicado: só os endereços."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    _open(browser, f"{site_url}/book/{chapter}.html")
+    hrefs = browser.execute_script(
+        "return [...document.querySelectorAll('.dropdown-launch-buttons a, "
+        ".article-header-buttons a')].map(a => a.href)")
+    path = f"book/{chapter}.ipynb"
+    assert (f"https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
+            in hrefs), hrefs
+    assert any(h.startswith(f"https://mybinder.org/v2/gh/{repo}/{branch}?") and path in h
+               for h in hrefs), hrefs
+    assert f"https://github.com/{repo}" in hrefs, hrefs
