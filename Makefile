@@ -13,9 +13,14 @@ SYSTEM_PACKAGES := chromium chromium-driver hunspell hunspell-pt-br hunspell-en-
 # testes em paralelo nos 2 núcleos; cada arquivo de testes e cada capítulo fica inteiro num
 # processo (o nbval executa as células de um capítulo em ordem, num kernel só)
 PYTEST_PARALLEL := -n 2 --dist loadfile
-# de onde vem o PyTorch para CPU ao gerar o lock: os arquivos desta máquina, se houver; senão o
-# índice de CPU do PyTorch (no PyPI só há a versão com CUDA, de vários GB)
-TORCH_CPU_SOURCE := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+# De onde vem o PyTorch para CPU: o índice de CPU do próprio PyTorch (no PyPI só há a versão com
+# CUDA, de vários GB). Um espelho ou um índice local no formato PEP 503 (file:///pasta, com
+# torch/<wheel> dentro) pode substituí-lo: make book TORCH_INDEX=file:///caminho/do/indice
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# as versões do Python em que o curso roda (o lock é resolvido para elas)
+PYTHON_CHECK := import sys; v = sys.version_info[:2]; ok = (3, 11) <= v <= (3, 13); \
+  ok or print(f"Este curso precisa do Python 3.11, 3.12 ou 3.13; {sys.executable} é o {v[0]}.{v[1]}. " \
+  "Instale um deles e diga qual usar, por exemplo: make book PYTHON=python3.11"); sys.exit(not ok)
 
 .DEFAULT_GOAL := help
 .PHONY: help book book-professor test test-rapido lab lint clean mathjax sysdeps bench release grade lock repositorio-estudante pdf
@@ -27,7 +32,11 @@ help:
 	  sub(/^[a-z-]+: /, "", line); printf "  make %-15s %s\n", name, line}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.txt pyproject.toml code/pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Não achei o $(PYTHON). Instale o Python 3.11, 3.12 ou 3.13 e rode de novo (ou diga qual usar: make book PYTHON=python3.11)."; exit 1; }
+	@$(PYTHON) -c '$(PYTHON_CHECK)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# primeiro o PyTorch, só ele, do índice de CPU; depois o resto do lock (o PyTorch já está)
+	$(BIN)/python -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) "$$(grep -m1 '^torch==' requirements.txt | cut -d' ' -f1)"
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
@@ -112,7 +121,8 @@ lint: $(STAMP)
 ## lock: regenera requirements.txt (versões exatas) a partir de requirements.in, com o uv
 lock: $(STAMP)
 	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 \
-	  $(TORCH_CPU_SOURCE) --custom-compile-command "make lock" --quiet
+	  --extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match \
+	  --custom-compile-command "make lock" --quiet
 
 ## clean: apaga o site construído e os arquivos gerados em _build
 clean:
