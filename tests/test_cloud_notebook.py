@@ -169,3 +169,41 @@ def test_every_check_of_every_chapter_works_as_colab_runs_it(fresh_env, tmp_path
     assert len(verdicts) == expected and all("✅" in v for v in verdicts), result.stdout
     assert "Instalando o pacote do curso" in result.stdout  # a preparação instalou, uma vez
     assert result.stdout.count("Instalando o pacote do curso") == 1
+
+
+def _git_repository(folder: Path) -> Path:
+    """Um repositório git local, sem etiqueta nenhuma."""
+    folder.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(folder)]
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    (folder / "LEIA-ME").write_text("x")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    return folder
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("sem_etiqueta", "a versão pedida (a etiqueta depois do @) não existe"),
+    ("sem_repositorio", "o repositório não foi encontrado"),
+    ("sem_git", "o git não está instalado"),
+    ("sem_rede", "sem conexão com a internet"),
+    ("outro", "o pip falhou; as últimas linhas"),
+])
+def test_the_setup_cell_says_what_went_wrong(fresh_env, tmp_path, case, expected):
+    """Cada falha da instalação com a sua explicação (antes, toda falha era “sem internet”)."""
+    python, _, release = fresh_env
+    repo = _git_repository(tmp_path / "repo")
+    sources = {"sem_etiqueta": f"git+file://localhost{repo}@v9.9.9",
+               "sem_repositorio": f"git+file://localhost{tmp_path / 'nao-existe'}@v0.2.0",
+               "sem_git": f"git+file://localhost{repo}@v0.2.0",
+               "sem_rede": "git+https://github.invalid/curso.git@v0.2.0",
+               "outro": "file:///nao/existe.whl"}
+    env = {**os.environ, student_notebook.SOURCE_VARIABLE: sources[case], "PIP_NO_INDEX": "1",
+           "PYTHONNOUSERSITE": "1"}
+    if case == "sem_git":
+        env["PATH"] = str(tmp_path / "sem-programas")
+    result = subprocess.run([str(python), "-c", _setup_cell(release)], capture_output=True,
+                            text=True, env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode != 0
+    assert "RuntimeError: Não consegui instalar o pacote do curso" in result.stderr
+    assert expected in result.stderr, result.stderr[-2000:]

@@ -36,16 +36,32 @@ import sys
 
 if importlib.util.find_spec("residuais") is None or importlib.util.find_spec("otter") is None:
     fonte = os.environ.get("{variable}", "{source}")
-    pacote = f"residuais[checks] @ {{fonte}}"
     print(f"Instalando o pacote do curso de {{fonte}} ...")
     comando = [sys.executable, "-m", "pip", "install", "--quiet", "--retries", "1",
-               "--timeout", "20", pacote]
-    if subprocess.run(comando).returncode != 0:
-        raise RuntimeError(
-            "Não consegui instalar o pacote do curso (residuais). Sem internet, ele não pode ser "
-            "baixado: conecte-se e execute esta célula de novo, ou rode o capítulo no ambiente do "
-            "curso (git clone do repositório dos estudantes e make lab)."
-        )
+               "--timeout", "20", f"residuais[checks] @ {{fonte}}"]
+    saida = subprocess.run(comando, capture_output=True, text=True)
+    if saida.returncode != 0:
+        texto = saida.stdout + saida.stderr
+        motivos = [  # (o que o pip ou o git escrevem, o que fazer)
+            (["Cannot find command 'git'"], "o git não está instalado. Instale-o e execute esta "
+             "célula de novo (no Windows, prefira o Colab ou o WSL)."),
+            (["did not match any", "Remote branch", "couldn't find remote ref"],
+             "a versão pedida (a etiqueta depois do @) não existe no repositório. Avise o "
+             "professor: falta criar a etiqueta da versão do curso."),
+            (["Repository not found", "repository '", "does not appear to be a git repository",
+              "Authentication failed", "could not read Username"],
+             "o repositório não foi encontrado (endereço errado, ou repositório privado). Avise "
+             "o professor."),
+            (["Could not resolve host", "Temporary failure in name resolution",
+              "Failed to establish", "Network is unreachable", "Connection refused",
+              "timed out"], "sem conexão com a internet. Conecte-se e execute esta célula de "
+             "novo, ou rode o capítulo no ambiente do curso (git clone e make lab)."),
+        ]
+        motivo = next((o_que for sinais, o_que in motivos if any(s in texto for s in sinais)),
+                      "o pip falhou; as últimas linhas da saída dele estão abaixo.")
+        ultimas = "\\n".join(texto.strip().splitlines()[-6:])
+        raise RuntimeError(f"Não consegui instalar o pacote do curso (residuais): {{motivo}}"
+                           f"\\n{{ultimas}}")
     importlib.invalidate_caches()
 '''
 

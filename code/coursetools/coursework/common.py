@@ -28,6 +28,7 @@ WORK_DIR = ".trabalho"  # pasta temporária, apagada no início e no fim
 
 DEFAULT_TIMEOUT = 180.0  # s por entrega, no total: depois disso o subprocesso é encerrado
 DEFAULT_CELL_TIMEOUT = 30.0  # s por célula: a célula é interrompida e a correção continua
+STUCK_CELLS = 3  # células que não param nem interrompidas, puladas (cada uma, uma caixa nova)
 
 # situações de uma entrega na planilha
 GRADED = "corrigida"

@@ -47,6 +47,7 @@ from coursetools.coursework.common import (
     GRADED,
     GRADER_ERROR,
     REFUSED,
+    STUCK_CELLS,
     TAMPERED,
     TIMED_OUT,
     UNKNOWN_CHAPTER,
@@ -312,8 +313,8 @@ def _evaluate(copy: dict[str, Any], grader: graders.ChapterGrader, context: _Con
                                stderr=subprocess.PIPE, env=env, cwd=scratch,
                                start_new_session=True)
     try:
-        stdout, stderr = process.communicate(json.dumps(job).encode(),
-                                             timeout=options.timeout * 2 + 60)
+        stdout, stderr = process.communicate(  # cada caixa nova tem o limite inteiro
+            json.dumps(job).encode(), timeout=options.timeout * (STUCK_CELLS + 3) + 60)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(OSError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -43,11 +43,11 @@ import torch
 from torch import nn
 
 from coursetools.coursework import wire
+from coursetools.coursework.common import STUCK_CELLS
 from coursetools.coursework.sandbox import Limits, Sandbox
 
 RESTARTS = 2  # caixas novas por entrega, depois de uma que morreu ou travou numa chamada
 START_ATTEMPTS = 3  # tentativas de abrir a caixa quando falta recurso da máquina (EAGAIN)
-STUCK_CELLS = 3  # células que não param nem interrompidas, puladas (cada uma, uma caixa nova)
 GRACE = 5.0  # s além do limite por célula antes de dar a célula por travada
 MESSAGE_LIMIT = 300  # caracteres da mensagem de um erro do estudante na devolutiva
 TRANSIENT = ("Resource temporarily unavailable", "Cannot allocate memory", "No space left",
@@ -121,11 +121,10 @@ class Box:
         """Abre a caixa, executa o notebook e devolve a mensagem ``ready``. Falta de recurso da
         máquina na partida (outra correção ao mesmo tempo) é tentada de novo; uma célula que
         não para nem interrompida é pulada numa caixa nova."""
-        deadline = time.monotonic() + self.limits.seconds
         attempts = 0
-        while True:
+        while True:  # cada tentativa tem o limite inteiro: pular uma célula não custa ao estudante
             try:
-                return self._start_once(deadline)
+                return self._start_once(time.monotonic() + self.limits.seconds)
             except BoxFailure as failure:
                 if failure.kind == "recurso" and attempts < START_ATTEMPTS - 1:
                     time.sleep(0.5 * 2**attempts)
