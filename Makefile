@@ -29,7 +29,7 @@ PYTHON_CHECK := import sys; v = sys.version_info[:2]; ok = (3, 11) <= v <= (3, 1
 help:
 	@echo "Alvos do make (cada um cria o ambiente .venv se preciso):"
 	@awk '/^## [a-z-]+: /{line = $$0; sub(/^## /, "", line); name = line; sub(/: .*/, "", name); \
-	  sub(/^[a-z-]+: /, "", line); printf "  make %-15s %s\n", name, line}' $(MAKEFILE_LIST)
+	  sub(/^[a-z-]+: /, "", line); printf "  make %-22s %s\n", name, line}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.txt pyproject.toml code/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Não achei o $(PYTHON). Instale o Python 3.11, 3.12 ou 3.13 e rode de novo (ou diga qual usar: make book PYTHON=python3.11)."; exit 1; }

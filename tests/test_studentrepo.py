@@ -148,3 +148,14 @@ def test_student_makefile_has_no_path_of_this_machine():
     for path in ("/opt/", "/tmp/", "/home/", "/root/"):
         assert path not in makefile, path
     assert "\nWHEELS ?=\n" in makefile and "$(if $(WHEELS),--find-links $(WHEELS)," in makefile
+
+
+def test_the_placeholder_repository_url_is_warned(tmp_path):
+    """Gerar o repositório dos estudantes com o endereço de exemplo do _config.yml avisa; com
+    outro endereço, não."""
+    from coursetools.studentrepo import PLACEHOLDER_URL, placeholder_warning
+
+    (tmp_path / "_config.yml").write_text(f"repository:\n  url: {PLACEHOLDER_URL}\n")
+    assert "endereço de exemplo" in placeholder_warning(tmp_path)
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/ufx/dl\n")
+    assert placeholder_warning(tmp_path) is None

@@ -27,6 +27,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from coursetools import book
 from coursetools.cli import PortugueseParser
 from coursetools.editions import assemble_student_sources, ensure_release
@@ -232,13 +234,33 @@ def _sync(files: dict[str, bytes], dest: Path) -> dict[str, int]:
     return counts
 
 
+PLACEHOLDER_URL = "https://github.com/conexoes-residuais/curso"  # o do _config.yml distribuído
+
+
+def placeholder_warning(root: Path) -> str | None:
+    """O aviso para quem gera o repositório dos estudantes com o endereço de exemplo do
+    ``_config.yml``: os botões Colab e Binder e a instalação do pacote apontariam para ele."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    url = str((config.get("repository") or {}).get("url", "")).rstrip("/")
+    if url.removesuffix(".git") != PLACEHOLDER_URL:
+        return None
+    return (f"Atenção: o _config.yml ainda tem o endereço de exemplo ({PLACEHOLDER_URL}) em "
+            "repository: url:. Os botões Colab e Binder e a célula que instala o pacote do curso "
+            "apontariam para ele. Troque-o pelo endereço do repositório dos estudantes e gere de "
+            "novo.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = PortugueseParser(prog="python -m coursetools.studentrepo",
                               description="Gera (ou atualiza) o repositório dos estudantes.")
     parser.add_argument("destino", type=Path, help="a pasta do repositório dos estudantes")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    counts = generate(book.find_root(), args.destino)
+    root = book.find_root()
+    warning = placeholder_warning(root)
+    if warning:
+        print(warning, file=sys.stderr)
+    counts = generate(root, args.destino)
     print(f"Repositório dos estudantes em {args.destino}: {counts['escritos']} arquivo(s) "
           f"escrito(s), {counts['mantidos']} sem mudança, {counts['apagados']} apagado(s), "
           f"em {time.perf_counter() - start:.1f} s.")
