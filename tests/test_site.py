@@ -76,7 +76,12 @@ def test_chapter_page_has_math_figures_exercises_and_no_errors(built_site, noteb
     assert "solution dropdown" in text
     # células cruas do otter e testes não aparecem; cada exercício tem a sua verificação
     assert "BEGIN QUESTION" not in text and "from residuais.checks." not in text
-    assert "grader.check(" in re.sub(r"<[^>]+>", "", text) and "tag_hide-input" in text
+    assert "grader.check(" in re.sub(r"<[^>]+>", "", text)
+    # o capítulo abre com o título: a preparação e a criação do ``grader`` ficam só no notebook
+    article = text[text.index("<article"):]
+    first_cell = article.find('class="cell')
+    assert first_cell == -1 or article.index("<h1") < first_cell
+    assert "grader = Notebook(" not in re.sub(r"<[^>]+>", "", text)
 
 
 def test_internal_links_and_anchors_resolve(built_site):

@@ -97,11 +97,15 @@ def adapt(student: dict[str, Any], name: str, source: str) -> dict[str, Any]:
     for cell in cells:
         if OTTER_INIT_CELL.match(notebooks.source(cell)):
             cell["source"] = CHECKER_CELL.format(notebook=f"{name}.ipynb")
+            tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+            tags.append("remove-cell")  # no notebook baixado, sim; na página e no PDF, não
             break
     else:
         raise ValueError(f"{name}: o notebook do estudante não tem a célula do otter.")
     setup = SETUP_CELL.format(variable=SOURCE_VARIABLE, source=source)
-    cells.insert(0, _code_cell(setup, "preparacao", [SETUP_TAG, "hide-input"]))
+    # a preparação roda no notebook (Colab, Binder), mas não aparece na página nem no PDF: o
+    # capítulo abre com o título
+    cells.insert(0, _code_cell(setup, "preparacao", [SETUP_TAG, "remove-cell"]))
     return student
 
 
