@@ -44,7 +44,8 @@ $(MATHJAX): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "Falta o npm (Node.js), que instala o MathJax: apt-get install npm"; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -rf _build/static/mathjax && mkdir -p _build/static/mathjax
-	cd node_modules/mathjax/es5 && cp -r --parents $(MATHJAX_FILES) $(CURDIR)/_build/static/mathjax/
+	@# tar em vez de cp --parents (só do GNU): funciona também no macOS
+	cd node_modules/mathjax/es5 && tar -cf - $(MATHJAX_FILES) | tar -xf - -C $(CURDIR)/_build/static/mathjax
 
 ## mathjax: instala o MathJax 3 (npm) e o prepara para o site
 mathjax: $(MATHJAX)

@@ -1,5 +1,7 @@
 """Os diagramas do livro (``book/diagramas/*.dot``, pela diretiva ``graphviz``) como imagens
-acessíveis.
+acessíveis, a partir do SVG guardado ao lado de cada ``.dot`` (``python -m coursetools.diagrams``
+o desenha): a construção do site não precisa do Graphviz. Sem o SVG, o diagrama é desenhado na
+hora, como no ``sphinx.ext.graphviz``.
 
 O ``sphinx.ext.graphviz`` põe o SVG numa ``<object>`` e o texto alternativo num parágrafo de
 reserva que um leitor de tela não lê quando a imagem carrega. Aqui o mesmo SVG (nítido em qualquer
@@ -10,6 +12,9 @@ falha).
 
 from __future__ import annotations
 
+import posixpath
+import shutil
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -27,8 +32,8 @@ def _visit_graphviz(self: HTML5Translator, node: graphviz.graphviz) -> None:
         logger.warning("diagrama sem texto alternativo (:alt:): %s", node.get("filename"),
                        location=node)
     try:
-        fname, _ = graphviz.render_dot(self, node["code"], node["options"], "svg",
-                                       filename=node.get("filename"))
+        fname = _stored_svg(self, node.get("filename")) or graphviz.render_dot(
+            self, node["code"], node["options"], "svg", filename=node.get("filename"))[0]
     except graphviz.GraphvizError as exc:
         logger.warning("o diagrama %s não foi desenhado: %s", node.get("filename"), exc,
                        location=node)
@@ -36,6 +41,19 @@ def _visit_graphviz(self: HTML5Translator, node: graphviz.graphviz) -> None:
     self.body.append(f'<div class="graphviz"><img src="{fname}" alt="{self.attval(alt)}" '
                      'class="graphviz diagrama" /></div>\n')
     raise nodes.SkipNode
+
+
+def _stored_svg(self: HTML5Translator, filename: str | None) -> str | None:
+    """O SVG guardado ao lado do ``.dot``, copiado para as imagens do site; ``None`` se não há."""
+    if not filename:
+        return None
+    svg = (Path(self.builder.srcdir) / filename).with_suffix(".svg")
+    if not svg.is_file():
+        return None
+    target = Path(self.builder.outdir) / self.builder.imagedir / svg.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(svg, target)
+    return posixpath.join(self.builder.imgpath, svg.name)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:

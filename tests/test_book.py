@@ -164,3 +164,19 @@ def test_numbered_references_read_each_target_once_and_still_resolve(tmp_path):
     pages = [(tmp_path / out / "b.html").read_text(encoding="utf-8") for out in ("sem", "out")]
     assert pages[1].count("Lista 1") == 2 and pages[1].count("Lista 2") == 1
     assert pages[0] == pages[1]
+
+
+def test_every_diagram_is_committed_as_the_svg_its_dot_draws():
+    """O site usa o SVG guardado de cada diagrama (sem o Graphviz na construção); onde o
+    Graphviz existe, cada SVG tem de ser o que o seu .dot desenha agora."""
+    import shutil
+
+    from coursetools import diagrams
+
+    dots = sorted((ROOT / diagrams.FOLDER).glob("*.dot"))
+    assert dots and all(d.with_suffix(".svg").is_file() for d in dots)
+    if shutil.which("dot") is None:
+        return
+    args = diagrams.dot_args(ROOT)
+    stale = [d.name for d in dots if diagrams.render(d, args) != d.with_suffix(".svg").read_bytes()]
+    assert not stale, f"redesenhe com python -m coursetools.diagrams: {stale}"
