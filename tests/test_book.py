@@ -180,3 +180,20 @@ def test_every_diagram_is_committed_as_the_svg_its_dot_draws():
     args = diagrams.dot_args(ROOT)
     stale = [d.name for d in dots if diagrams.render(d, args) != d.with_suffix(".svg").read_bytes()]
     assert not stale, f"redesenhe com python -m coursetools.diagrams: {stale}"
+
+
+def test_subscripts_become_one_line_the_browser_lays_out():
+    """Os pedaços de um rótulo com índice viram um só <text> (sem baseline-shift, que deixava
+    os índices do tamanho do texto e os pedaços sobrepostos: "hk= f k[hk−1]")."""
+    from coursetools.diagrams import tidy_subscripts
+
+    pieces = ('<text text-anchor="start" x="10" y="-5" font-family="DejaVu Sans" '
+              'font-size="13.00">h</text>\n'
+              '<text text-anchor="start" x="19" y="-5" font-family="DejaVu Sans" '
+              'baseline-shift="sub" font-size="13.00">k</text>\n'
+              '<text text-anchor="start" x="30" y="-20" font-size="13.00">outra linha</text>\n')
+    tidy = tidy_subscripts(pieces)
+    assert "baseline-shift" not in tidy and tidy.count("<text") == 2
+    assert '<tspan dy="3.90" font-size="9.10">k</tspan>' in tidy and "outra linha" in tidy
+    assert all("baseline-shift" not in (ROOT / "book" / "diagramas" / f).read_text()
+               for f in ("bloco_residual.svg", "fluxo_residual.svg", "pos_pre_ln.svg"))
