@@ -77,12 +77,9 @@ class ReferenceByChapter(SphinxDirective):
             again = [n for n in names if n in documented]
             for name in (n for n in names if n not in documented):
                 documented.add(name)
-                chapters_text = ", ".join(f"{{doc}}`capítulo {int(s[:2])} <{s}>`"
-                                          for s in uses[name])
                 # o autodoc produz reStructuredText: dentro de uma página MyST, vai num eval-rst
                 lines += ["```{eval-rst}", f".. {_kind(name)}:: {name}", "```", "",
-                          f"*Usado no {chapters_text}.*" if len(uses[name]) == 1
-                          else f"*Usado nos {chapters_text}.*", ""]
+                          _used_in(uses[name]), ""]
             if again:
                 lines += ["Também usados aqui, descritos acima: "
                           + ", ".join(f"{{py:obj}}`{n.rsplit('.', 1)[1]} <{n}>`" for n in again)
@@ -92,6 +89,14 @@ class ReferenceByChapter(SphinxDirective):
         self.state.nested_parse(StringList(lines, source="referencia-por-capitulo"),
                                 self.content_offset, container, match_titles=True)
         return container.children
+
+
+def _used_in(stems: list[str]) -> str:
+    """“Usado no capítulo 1.” ou “Usado nos capítulos 1, 2 e 4.”, com links."""
+    links = [f"{{doc}}`{int(s[:2])} <{s}>`" for s in stems]
+    if len(links) == 1:
+        return f"*Usado no capítulo {links[0]}.*"
+    return f"*Usado nos capítulos {', '.join(links[:-1])} e {links[-1]}.*"
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
