@@ -35,8 +35,9 @@ $(STAMP): requirements.txt pyproject.toml code/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Não achei o $(PYTHON). Instale o Python 3.11, 3.12 ou 3.13 e rode de novo (ou diga qual usar: make book PYTHON=python3.11)."; exit 1; }
 	@$(PYTHON) -c '$(PYTHON_CHECK)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# primeiro o PyTorch, só ele, do índice de CPU; depois o resto do lock (o PyTorch já está)
-	$(BIN)/python -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) "$$(grep -m1 '^torch==' requirements.txt | cut -d' ' -f1)"
+	@# no Linux, primeiro o PyTorch para CPU (+cpu), só ele, do índice de CPU; depois o resto do
+	@# lock, do PyPI (no macOS e no Windows, o lock pede o PyTorch do PyPI, que lá já é de CPU)
+	if [ "$$(uname -s)" = Linux ]; then $(BIN)/python -m pip install --quiet --no-deps --index-url $(TORCH_INDEX) "$$(grep -m1 '^torch==.*+cpu' requirements.txt | cut -d' ' -f1)"; fi
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
@@ -119,10 +120,10 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-## lock: regenera requirements.txt (versões exatas) a partir de requirements.in, com o uv
+## lock: regenera requirements.txt (versões exatas, para Linux, macOS e Windows) a partir de requirements.in, com o uv
 lock: $(STAMP)
-	$(BIN)/uv pip compile requirements.in -o requirements.txt --python-version 3.11 \
-	  --extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match \
+	$(BIN)/uv pip compile requirements.in -o requirements.txt --universal --python-version 3.11 \
+	  $(if $(filter file://%,$(TORCH_INDEX)),--find-links $(TORCH_INDEX)/torch,--extra-index-url $(TORCH_INDEX) --index-strategy unsafe-best-match) \
 	  --custom-compile-command "make lock" --quiet
 
 ## clean: apaga o site construído e os arquivos gerados em _build
