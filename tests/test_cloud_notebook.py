@@ -27,18 +27,25 @@ def _source(cell: dict) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-@pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory) -> tuple[Path, Path, Path]:
+def new_venv(folder: Path) -> Path:
     """Um ambiente virtual novo que enxerga as bibliotecas do curso (PyTorch, otter...) mas não o
-    pacote ``residuais``; o wheel do pacote; e a liberação."""
-    tmp = tmp_path_factory.mktemp("nuvem")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp / "venv")], check=True)
-    python = tmp / "venv" / "bin" / "python"
+    pacote ``residuais``; devolve o Python dele."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
                            "['purelib'])"], capture_output=True, text=True, check=True)
     # as bibliotecas já instaladas (como o PyTorch de um serviço de nuvem); o pip vem junto.
     # Os .pth do ambiente do curso não são lidos, então o ``residuais`` editável não aparece.
     Path(site.stdout.strip(), "bibliotecas.pth").write_text(sysconfig.get_paths()["purelib"])
+    return python
+
+
+@pytest.fixture(scope="module")
+def fresh_env(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Um ambiente virtual novo (``new_venv``), o wheel do pacote e a liberação. Um teste que
+    instala o pacote muda esse ambiente: quem precisa dele intocado cria o seu."""
+    tmp = tmp_path_factory.mktemp("nuvem")
+    python = new_venv(tmp / "venv")
     wheels = tmp / "wheel"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                     "-q", "-w", str(wheels), str(ROOT)], check=True, timeout=300)
@@ -142,7 +149,8 @@ def test_every_check_of_every_chapter_works_as_colab_runs_it(fresh_env, tmp_path
     """Como no Colab: ``get_ipython()`` diz ``google.colab``, a pasta de trabalho não tem o
     notebook, e só a célula de preparação instala algo. Cada ``grader.check`` de cada capítulo,
     com as respostas de referência, dá o veredito em português."""
-    python, wheel, release = fresh_env
+    _, wheel, release = fresh_env
+    python = new_venv(tmp_path / "venv")  # sem o pacote, como um Colab novo
     chapters = []
     for path in sorted((release / "estudantes").glob("*.ipynb")):
         student = json.loads(path.read_text("utf-8"))
@@ -158,8 +166,10 @@ def test_every_check_of_every_chapter_works_as_colab_runs_it(fresh_env, tmp_path
         chapters.append((path.stem, cells))
     env = {**os.environ, student_notebook.SOURCE_VARIABLE: wheel.as_uri(), "PIP_NO_INDEX": "1",
            "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}
+    workdir = tmp_path / "content"  # a pasta de trabalho, sem notebook nenhum
+    workdir.mkdir()
     result = subprocess.run([str(python), "-c", COLAB], input=json.dumps(chapters), env=env,
-                            capture_output=True, text=True, cwd=tmp_path, timeout=600)
+                            capture_output=True, text=True, cwd=workdir, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     assert not [line for line in lines if " ERRO " in line], result.stdout
@@ -191,7 +201,8 @@ def _git_repository(folder: Path) -> Path:
 ])
 def test_the_setup_cell_says_what_went_wrong(fresh_env, tmp_path, case, expected):
     """Cada falha da instalação com a sua explicação (antes, toda falha era “sem internet”)."""
-    python, _, release = fresh_env
+    _, _, release = fresh_env
+    python = new_venv(tmp_path / "venv")  # sem o pacote: a preparação tenta instalar
     repo = _git_repository(tmp_path / "repo")
     sources = {"sem_etiqueta": f"git+file://localhost{repo}@v9.9.9",
                "sem_repositorio": f"git+file://localhost{tmp_path / 'nao-existe'}@v0.2.0",
