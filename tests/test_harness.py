@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from coursetools.coursework import harness
+from coursetools.coursework.common import STUDENT_TEXT_LIMIT
 from coursetools.coursework.sandbox import MB
 
 TOOLS = Path(harness.__file__).parent  # worker.py e wire.py
@@ -213,7 +214,7 @@ def test_rules_of_forbidden_functions_are_collected_for_review(graded):
 def test_student_error_text_is_cut_and_has_no_paths():
     error = harness.student_error("ValueError", "em /home/ana/segredo/ocultos.py: " + "x" * 900)
     assert type(error) is ValueError
-    assert "/home" not in str(error) and len(str(error)) <= harness.MESSAGE_LIMIT
+    assert "/home" not in str(error) and len(str(error)) <= STUDENT_TEXT_LIMIT
     assert type(harness.student_error("Meu Erro", "a")).__name__ == "Exception"
     assert type(harness.student_error("SystemExit", "a")).__name__ == "SystemExit"
     assert not isinstance(harness.student_error("SystemExit", "a"), SystemExit)

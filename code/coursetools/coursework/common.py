@@ -3,6 +3,7 @@ entrega, limites de tempo padrão, o erro de uso e o resultado da correção de 
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -43,6 +44,15 @@ STATUSES = (GRADED, NOT_NOTEBOOK, CORRUPTED, UNKNOWN_CHAPTER, TIMED_OUT, GRADER_
             REFUSED)
 
 COMMAND = "python -m coursetools.coursework"  # como se chama a linha de comando
+STUDENT_TEXT_LIMIT = 300  # caracteres de um texto vindo do código do estudante, na devolutiva
+_PATH = re.compile(r"(?:/[\w.\-]+){2,}/?")  # um caminho de arquivo
+
+
+def student_text(text: str, limit: int = STUDENT_TEXT_LIMIT) -> str:
+    """Um texto vindo do código do estudante (a mensagem de um erro), para a devolutiva: numa
+    linha, sem caminhos de arquivo e cortado em ``limit`` caracteres."""
+    text = _PATH.sub("…", " ".join(str(text).split()))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 class CourseworkError(Exception):

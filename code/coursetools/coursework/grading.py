@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import queue
-import re
 import shutil
 import signal
 import subprocess
@@ -54,6 +53,7 @@ from coursetools.coursework.common import (
     WORK_DIR,
     CourseworkError,
     Result,
+    student_text,
 )
 from coursetools.coursework.gradebook import Gradebook
 from coursetools.coursework.sandbox import MB, Sandbox
@@ -62,7 +62,6 @@ from coursetools.coursework.submissions import recognize_chapter, structure_warn
 TOOLS = ("worker.py", "wire.py")  # o que roda dentro da caixa
 BOX_MEMORY = 3072 * MB  # espaço de endereçamento do único processo da caixa
 IGNORE_TAG = "otter_ignore"  # células pesadas do livro, puladas na correção (como no otter)
-PATH = re.compile(r"(?:/[\w.\-]+){2,}/?")  # um caminho de arquivo num texto do estudante
 
 
 @dataclass(frozen=True)
@@ -367,16 +366,9 @@ def _cell_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Re
         if not isinstance(index, int):
             continue
         code = notebooks.source(cells[index - 1]) if 0 < index <= len(cells) else ""
-        text = harness_text(str(entry.get("value", "")))
+        text = student_text(str(entry.get("value", "")))
         result.warnings.append(f"{notebooks.cell_name(index, code)} levantou "
                                f"{str(entry.get('name', ''))[:60]}: {text}".rstrip(": "))
-
-
-def harness_text(text: str, limit: int = 300) -> str:
-    """Um texto vindo do código do estudante, para a devolutiva: numa linha, cortado e sem
-    caminhos de arquivo."""
-    text = PATH.sub("…", " ".join(text.split()))
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _question_lines(q: Any, outcomes: list[Any], cases: list[graders.Case],

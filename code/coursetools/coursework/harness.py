@@ -29,7 +29,6 @@ import io
 import json
 import os
 import queue
-import re
 import subprocess
 import sys
 import threading
@@ -43,16 +42,14 @@ import torch
 from torch import nn
 
 from coursetools.coursework import wire
-from coursetools.coursework.common import STUCK_CELLS
+from coursetools.coursework.common import STUCK_CELLS, student_text
 from coursetools.coursework.sandbox import Limits, Sandbox
 
 RESTARTS = 2  # caixas novas por entrega, depois de uma que morreu ou travou numa chamada
 START_ATTEMPTS = 3  # tentativas de abrir a caixa quando falta recurso da máquina (EAGAIN)
 GRACE = 5.0  # s além do limite por célula antes de dar a célula por travada
-MESSAGE_LIMIT = 300  # caracteres da mensagem de um erro do estudante na devolutiva
 TRANSIENT = ("Resource temporarily unavailable", "Cannot allocate memory", "No space left",
              "Too many open files")
-PATH = re.compile(r"(?:/[\w.\-]+){2,}/?")
 
 
 class BoxFailure(Exception):
@@ -83,9 +80,7 @@ def student_error(type_name: str, message: str) -> Exception:
     classe nova com o mesmo nome (as verificações o citam); a mensagem, cortada e sem caminhos
     de arquivo."""
     name = type_name if type_name.isidentifier() and len(type_name) <= 60 else "Exception"
-    text = PATH.sub("…", " ".join(str(message).split()))
-    if len(text) > MESSAGE_LIMIT:
-        text = text[:MESSAGE_LIMIT - 1] + "…"
+    text = student_text(message)
     known = getattr(builtins, name, None)
     if isinstance(known, type) and issubclass(known, Exception):
         return known(text)
@@ -107,7 +102,6 @@ class Box:
                                                    {"TMPDIR": str(spec["scratch"])})}
         self.process: subprocess.Popen | None = None
         self.frames: queue.Queue = queue.Queue()
-        self.ready: dict[str, Any] | None = None
         self.drained = threading.Event()
         self.starts = 0
         self.crashes = 0
@@ -160,7 +154,6 @@ class Box:
             if message.get("op") == "cell" and type(message.get("index")) is int:
                 current = message["index"]
             elif message.get("op") == "ready":
-                self.ready = message
                 return message
             else:
                 raise BoxFailure("protocolo", "a caixa não respondeu com ready")
