@@ -277,6 +277,12 @@ def test_search_finds_the_right_chapter_first(browser, site_url, query, expected
         By.CSS_SELECTOR, "#search-results ul.search > li > a")]
     assert "search.html" in browser.current_url and links
     assert f"book/{expected}.html" in links[0], links[:5]
+    # o trecho do primeiro resultado é texto do capítulo, não os botões nem o sumário lateral
+    snippet = WebDriverWait(browser, 30).until(lambda d: next(
+        (p.text for p in d.find_elements(By.CSS_SELECTOR, "#search-results ul.search > li p")
+         if p.text.strip()), None))
+    assert not snippet.lstrip(". ").startswith("pdf") and "Conteúdo" not in snippet, snippet
+    assert query.lower() in snippet.lower(), snippet
     assert not _console_errors(browser)
 
 
