@@ -388,26 +388,23 @@ def run_case(code: str, namespace: dict[str, Any], name: str) -> tuple[bool, str
 def grade(job: dict[str, Any]) -> dict[str, Any]:
     """Corrige uma entrega: ``job`` vem da correção (``grading``)."""
     box = Box(job)
-    result: dict[str, Any] = {"questions": {}, "rules": {}}
     try:
         ready = box.start()
     except BoxFailure as failure:
         box.kill()
         return {"failure": failure.kind, "detail": str(failure), "skipped_cells": box.skipped,
                 "log": "".join(box.log)}
-    result["cell_errors"], result["fatal"] = ready.get("errors", []), ready.get("fatal")
     names = ready.get("names") if isinstance(ready.get("names"), dict) else {}
-    remotes: dict[str, Remote] = {}
+    call_timeout = float(job["call_timeout"])
+    used = {q["name"]: {n for c in q["cases"] for n in names_used(c["code"])}
+            for q in job["questions"]}
     namespace: dict[str, Any] = {}
-    for question in job["questions"]:
-        for case in question["cases"]:
-            for name in names_used(case["code"]):
-                if names.get(name) == "f":
-                    remotes.setdefault(name, Remote(box, name, float(job["call_timeout"])))
-                    namespace[name] = remotes[name]
-                elif names.get(name) == "v" and name not in namespace:
-                    with contextlib.suppress(BoxFailure):
-                        namespace[name] = box.get(name, float(job["call_timeout"]))
+    for name in set().union(*used.values()):
+        if names.get(name) == "f":
+            namespace[name] = Remote(box, name, call_timeout)
+        elif names.get(name) == "v":
+            with contextlib.suppress(BoxFailure):
+                namespace[name] = box.get(name, call_timeout)
     outcomes = {q["name"]: [None] * len(q["cases"]) for q in job["questions"]}
     for hidden in (False, True):  # os públicos de todos antes de qualquer oculto
         for question in job["questions"]:
@@ -415,16 +412,14 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
                 if case["hidden"] == hidden:
                     outcomes[question["name"]][index] = _run_one(case, namespace, question["name"],
                                                                  index)
-    for question in job["questions"]:
-        used = {n for c in question["cases"] for n in names_used(c["code"])}
-        rules = {rule.target: rule.reason for n in used if n in remotes
-                 for rule in remotes[n].remote_rules}
-        result["questions"][question["name"]] = outcomes[question["name"]]
-        result["rules"][question["name"]] = rules
+    rules = {question: {rule.target: rule.reason for n in names_of
+                        if isinstance(namespace.get(n), Remote)
+                        for rule in namespace[n].remote_rules}
+             for question, names_of in used.items()}
     box.kill()
-    result.update(starts=box.starts, peak_memory=box.peak_memory, skipped_cells=box.skipped,
-                  log="".join(box.log))
-    return result
+    return {"questions": outcomes, "rules": rules, "cell_errors": ready.get("errors", []),
+            "fatal": ready.get("fatal"), "starts": box.starts, "peak_memory": box.peak_memory,
+            "skipped_cells": box.skipped, "log": "".join(box.log)}
 
 
 def _run_one(case: dict[str, Any], namespace: dict[str, Any], question: str,
