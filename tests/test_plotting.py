@@ -3,6 +3,7 @@
 import matplotlib.pyplot as plt
 import pytest
 
+from residuais import plotting
 from residuais.plotting import PALETTE, plot_seeds, subplots
 
 
@@ -16,3 +17,23 @@ def test_plot_seeds_draws_each_seed_and_their_mean():
     plt.close(fig)
     with pytest.raises(ValueError, match="semente"):
         plot_seeds(ax, [[]], PALETTE["residual"], "x")
+
+
+def test_number_uses_decimal_comma_and_typographic_minus():
+    assert plotting.number(1.066) == "1,07"
+    assert plotting.number(-0.5, 1) == "\u22120,5"
+    assert plotting.number(-0.001) == "0,00"
+    assert plotting.number(12345.678, 0) == "12346"
+
+
+def test_axis_ticks_use_decimal_comma():
+    fig, ax = plotting.subplots()
+    ax.plot([0, 0.5, 1.0], [0.25, 0.5, 0.75])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("." not in t for t in labels)
+    assert any("," in t for t in labels), labels
+    ax.set_yscale("log")  # a escala log troca o formatador: os rótulos continuam legíveis
+    plotting.use_decimal_comma(ax)
+    fig.canvas.draw()
+    plotting.show(fig)

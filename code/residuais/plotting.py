@@ -9,6 +9,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 # Okabe e Ito (2008): distinguíveis para os tipos comuns de daltonismo. O laranja e o celeste
 # originais (#E69F00, #56B4E9) têm contraste abaixo de 3:1 contra o fundo branco (WCAG 2.1,
@@ -47,11 +48,41 @@ def use_book_style() -> None:
     )
 
 
+def number(value: float, digits: int = 2) -> str:
+    """O número com ``digits`` casas e vírgula decimal, como na prosa: ``number(1.066) == "1,07"``.
+    O sinal de menos é o tipográfico (−), como nos eixos das figuras."""
+    text = f"{value:.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":  # -0,00 vira 0,00
+        text = text.lstrip("-")
+    return text.replace("-", "\u2212").replace(".", ",")
+
+
+class DecimalCommaFormatter(ScalarFormatter):
+    """Os rótulos de um eixo linear com vírgula decimal (0,5 em vez de 0.5)."""
+
+    def __call__(self, x, pos=None) -> str:
+        return super().__call__(x, pos).replace(".", "{,}" if self._useMathText else ",")
+
+    def get_offset(self) -> str:
+        return super().get_offset().replace(".", "{,}" if self._useMathText else ",")
+
+
+def use_decimal_comma(*axes: Axes) -> None:
+    """Põe vírgula decimal nos rótulos dos eixos lineares de ``axes`` (``subplots`` já faz isso;
+    use em eixos criados de outro jeito, como o de uma barra de cores). Chame depois de
+    ``set_xscale``/``set_yscale``: trocar a escala troca também o formatador."""
+    for ax in axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "linear":
+                axis.set_major_formatter(DecimalCommaFormatter())
+
+
 def subplots(ncols: int = 1, nrows: int = 1, **kwargs) -> tuple[Figure, Axes | list[Axes]]:
     """``plt.subplots`` com o estilo do livro; devolve (figura, eixos) com eixos achatados."""
     use_book_style()
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, **kwargs)
     flat = list(axes.flat)
+    use_decimal_comma(*flat)
     return fig, flat[0] if len(flat) == 1 else flat
 
 
