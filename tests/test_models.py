@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from residuais import norm
 from residuais.models import (
     BasicBlock,
     Bottleneck,
@@ -138,7 +139,7 @@ def test_relu_last_block_only_adds_non_negative_values():
 @pytest.mark.parametrize(
     "in_channels, out_channels, stride, has_projection, out_shape",
     [(64, 64, 1, False, (2, 64, 8, 8)), (64, 128, 2, True, (2, 128, 4, 4)),
-     (32, 64, 1, True, (2, 64, 8, 8))],
+     (32, 64, 1, True, (2, 64, 8, 8)), (64, 64, 2, True, (2, 64, 4, 4))],
 )
 def test_basic_block_projection_only_when_shape_changes(
     in_channels, out_channels, stride, has_projection, out_shape
@@ -249,6 +250,65 @@ def test_bottleneck_matches_its_equation():
     out = block.bn3(block.conv3(out))
     torch.testing.assert_close(block(x), torch.relu(out + block.downsample(x)))
     assert block(x).shape == (1, 32, 4, 4)
+
+
+@pytest.mark.parametrize("in_channels, planes, stride, has_projection, out_shape", [
+    (32, 8, 1, False, (2, 32, 8, 8)), (32, 8, 2, True, (2, 32, 4, 4)),
+    (16, 8, 1, True, (2, 32, 8, 8))])
+def test_bottleneck_projection_when_channels_or_resolution_change(
+    in_channels, planes, stride, has_projection, out_shape
+):
+    """Só o passo (32 → 4·8 = 32 canais, passo 2) também pede a projeção: sem ela, a soma
+    juntaria 8×8 com 4×4."""
+    block = Bottleneck(in_channels, planes, stride)
+    assert (block.downsample is not None) == has_projection
+    assert block(torch.randn(2, in_channels, 8, 8)).shape == out_shape
+
+
+def _copy_weights(source: nn.Module, target: nn.Module) -> None:
+    """Os pesos e estatísticas de ``source`` em ``target``; só o contador de lotes do BN do
+    PyTorch (``num_batches_tracked``) não tem par na BN do curso."""
+    result = target.load_state_dict(source.state_dict(), strict=False)
+    assert not result.missing_keys
+    assert {key.rsplit(".", 1)[-1] for key in result.unexpected_keys} == {"num_batches_tracked"}
+
+
+def test_resnet_with_the_course_batch_norm_equals_the_pytorch_one():
+    """``norm_layer`` como no torchvision: a BN escrita do zero (``residuais.norm``) dentro da
+    ResNet-18 dá a saída, os gradientes e as médias móveis da ``nn.BatchNorm2d``."""
+    torch.manual_seed(0)
+    reference = resnet(18, num_classes=5)
+    course = resnet(18, num_classes=5, norm_layer=norm.BatchNorm2d)
+    assert sum(isinstance(m, norm.BatchNorm2d) for m in course.modules()) == 20  # 1 + 8·2 + 3
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in course.modules())
+    _copy_weights(reference, course)
+    reference, course = reference.double(), course.double()  # 20 BNs em série: sem float32
+    x = torch.randn(4, 3, 32, 32, dtype=torch.float64)
+    out_ref, out_course = reference(x), course(x)  # modo de treino: estatísticas do lote
+    torch.testing.assert_close(out_course, out_ref)
+    out_ref.square().sum().backward()
+    out_course.square().sum().backward()
+    torch.testing.assert_close(course.conv1.weight.grad, reference.conv1.weight.grad)
+    torch.testing.assert_close(course.layer4[1].bn2.weight.grad,
+                               reference.layer4[1].bn2.weight.grad)
+    torch.testing.assert_close(course.layer2[0].downsample[1].running_var,
+                               reference.layer2[0].downsample[1].running_var)
+    with torch.no_grad():  # modo de avaliação: as médias móveis que o passo acima atualizou
+        torch.testing.assert_close(course.eval()(x), reference.eval()(x))
+
+
+def test_norm_layer_reaches_every_block_and_zero_init_needs_a_gamma():
+    block = Bottleneck(8, 2, stride=2, norm_layer=norm.BatchNorm2d)
+    kinds = {type(m) for m in block.modules()} - {Bottleneck, nn.Conv2d, nn.ReLU, nn.Sequential}
+    assert kinds == {norm.BatchNorm2d}
+    convnet = ConvNet(2, 4, norm_layer=norm.BatchNorm2d)
+    assert sum(isinstance(m, norm.BatchNorm2d) for m in convnet.modules()) == 1 + 2 * 2
+    zero = resnet(18, num_classes=3, zero_init_residual=True, norm_layer=norm.BatchNorm2d)
+    assert all(torch.count_nonzero(b.bn2.weight) == 0 for b in zero.layer4)
+    with pytest.raises(ValueError, match="não tem γ"):
+        resnet(18, zero_init_residual=True, norm_layer=lambda c: nn.Identity())
+    with pytest.raises(TypeError):
+        BasicBlock(4, 4, 1, False)  # residual só por nome
 
 
 def test_densenet121_count_and_channel_growth():
