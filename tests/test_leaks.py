@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import renamed_code
 from conftest import ROOT, chapter_notebooks
 
 from coursetools import studentrepo
@@ -295,3 +296,94 @@ def test_student_repository_passes_its_own_tests_on_a_fresh_clone(student_repo, 
                           timeout=600)
     assert site.returncode == 0, site.stdout[-3000:] + site.stderr[-2000:]
     assert (clone / "_build" / "html" / "book" / "01_processamento_sequencial.html").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# exercícios que se respondem copiando e renomeando o que o estudante vê ou instala
+# --------------------------------------------------------------------------------------------
+
+# capítulos que outros ajudantes estão redesenhando agora (issue 29): a cópia é conhecida
+RENAMED_COPY_KNOWN = {
+    "01_processamento_sequencial.ipynb": "autocorrelation é lag1_autocorrelation com 1 → lag",
+    "04_batch_norm.ipynb": "BatchNorm.forward (literalinclude) responde os ex. 1 e 2; a célula 13 "
+                           "calcula o scale do ex. 4",
+    "05_arquiteturas.ipynb": "crop_and_concat é center_crop seguido de torch.cat",
+    "06_fluxo_residual.ipynb": "attention é scaled_dot_product_attention sem a máscara",
+}
+
+
+def _shown_code(masters: dict[str, dict]) -> list[renamed_code.Unit]:
+    """Todo código que o estudante vê ou instala: as células públicas de todos os capítulos
+    (demonstrações; o que o site esconde atrás de um botão também está na página), os blocos de
+    código do texto, os arquivos que um ``literalinclude`` mostra e o pacote ``residuais``
+    inteiro (o wheel, e as páginas de código-fonte do site vêm dele)."""
+    units, included = [], set()
+    for name, master in masters.items():
+        for index, cell in enumerate(master["cells"]):
+            source, origin = _source(cell), f"{name}, célula {index}"
+            if cell["cell_type"] == "markdown":
+                for block in re.findall(r"```(?:python|py)\n(.*?)```", source, re.S):
+                    units += renamed_code.shown_units(block, origin)
+                included |= set(re.findall(r"```\{literalinclude\}\s+(\S+)", source))
+            elif cell["cell_type"] == "code" and "# BEGIN SOLUTION" not in source \
+                    and "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+                units += renamed_code.shown_units(source, origin)
+    package = ROOT / "code" / "residuais"
+    files = set(package.rglob("*.py")) | {(ROOT / "book" / path).resolve() for path in included}
+    for path in sorted(files):
+        units += renamed_code.shown_units(path.read_text(encoding="utf-8"),
+                                          str(path.relative_to(ROOT)))
+    return units
+
+
+@pytest.fixture(scope="module")
+def shown_code() -> list[renamed_code.Unit]:
+    return _shown_code({nb.name: json.loads(nb.read_text(encoding="utf-8"))
+                        for nb in chapter_notebooks()})
+
+
+def _solutions(master: dict, name: str) -> list[renamed_code.Unit]:
+    return [unit for index, cell in enumerate(master["cells"]) if cell["cell_type"] == "code"
+            and "# BEGIN SOLUTION" in _source(cell)
+            for unit in renamed_code.solution_units(_source(cell), f"{name}, célula {index}")]
+
+
+@pytest.mark.parametrize("notebook", [
+    pytest.param(nb, id=nb.stem, marks=[pytest.mark.xfail(strict=True,
+                                                          reason=RENAMED_COPY_KNOWN[nb.name])]
+                 if nb.name in RENAMED_COPY_KNOWN else [])
+    for nb in chapter_notebooks()])
+def test_no_exercise_is_a_renamed_copy_of_shown_code(notebook, shown_code):
+    """Nenhuma solução de referência é, a menos de nomes, código que a edição do estudante mostra
+    (células, blocos do texto, ``literalinclude``) ou instala (``residuais``)."""
+    solutions = _solutions(json.loads(notebook.read_text(encoding="utf-8")), notebook.name)
+    assert len(solutions) >= 4, "cada capítulo tem pelo menos 4 exercícios de programação"
+    found = renamed_code.copies(solutions, shown_code)
+    assert not found, ("exercícios que se respondem copiando o que o estudante vê:\n"
+                       + "\n".join(map(str, found)))
+
+
+def test_the_copy_detector_sees_through_renaming_and_nothing_else():
+    """O detector acusa uma cópia com outros nomes, outra grafia da raiz e ``.view(shape)`` a
+    mais, e não acusa outra conta que usa as mesmas funções."""
+    shown = renamed_code.shown_units(
+        "class Norm:\n"
+        "    def forward(self, x):\n"
+        "        \"Normaliza.\"\n"
+        "        mean = x.mean(dim=0)\n"
+        "        x_hat = (x - mean.view(self.shape)) / torch.sqrt(x.var(dim=0) + self.eps)\n"
+        "        return self.weight * x_hat + self.bias\n", "página")
+    renamed = renamed_code.solution_units(
+        "def answer(h, gamma, beta, eps):\n"
+        "    mu = h.mean(dim=0)  # média do lote\n"
+        "    z = (h - mu) / (h.var(dim=0) + eps) ** 0.5\n"
+        "    return gamma * z + beta\n", "solução")
+    other = renamed_code.solution_units(
+        "def answer(h, gamma, beta, eps):\n"
+        "    centered = h - h.mean(dim=0)\n"
+        "    scale = gamma / torch.sqrt((centered * centered).mean(dim=0) + eps)\n"
+        "    return torch.addcmul(beta, centered, scale)\n", "solução")
+    (found,) = renamed_code.copies(renamed, shown)
+    assert found.coverage > 0.7 and found.largest >= renamed_code.DISTINCTIVE
+    assert "forward" in found.shown
+    assert renamed_code.copies(other, shown) == []
