@@ -273,3 +273,38 @@ def test_taught_code_on_the_page_is_the_module_source(built_site, notebook):
             obj = getattr(obj, part)
         source = textwrap.dedent(inspect.getsource(obj)).strip()
         assert source in blocks, f"{notebook.stem}: {name} na página difere de {path}"
+
+
+def test_no_two_glossary_entries_share_a_search_key():
+    """Dois termos com a mesma chave de busca ("pré-ativação (valor)" e "pré-ativação (bloco)")
+    fariam o vinculador ligar sempre o primeiro, com o sentido errado em metade dos capítulos:
+    um termo com dois sentidos vira duas entradas de nomes distintos."""
+    links = _load_extension("glossary_links")
+    terms = links.glossary_terms((ROOT / "book" / "glossario.md").read_text(encoding="utf-8"))
+    keys = [links.search_key(term).lower() for term in terms]
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
+
+
+def test_synthesis_page_links_each_explanation_to_the_chapter_that_measures_it(built_site):
+    """A página "Por que as conexões residuais funcionam": cada linha da tabela cita um artigo
+    e leva ao capítulo e a uma figura (ou equação) que mede a explicação; a figura das classes
+    encaixadas é um SVG de book/diagramas com texto alternativo, citado no texto."""
+    from bs4 import BeautifulSoup
+
+    html, _ = built_site
+    page = BeautifulSoup((html / "book" / "por_que_funcionam.html").read_text(encoding="utf-8"),
+                         "html.parser").select_one("article")
+    rows = page.select("table tbody tr")
+    assert len(rows) >= 4
+    for row in rows:
+        hrefs = [a["href"] for a in row.select("a[href]")]
+        name = row.select("td")[0].get_text(" ", strip=True)
+        assert any(h.startswith("referencias.html#") for h in hrefs), f"{name}: sem citação"
+        assert any(re.fullmatch(r"0\d_\w+\.html", h) for h in hrefs), f"{name}: sem capítulo"
+        assert any(re.fullmatch(r"0\d_\w+\.html#(fig|equation)-[\w-]+", h) for h in hrefs), (
+            f"{name}: sem figura nem equação do capítulo")
+    img = page.select_one("figure img")
+    assert img["src"].endswith(".svg") and (html / "book" / img["src"]).exists()
+    assert len(img.get("alt", "").split()) >= 10
+    figure = img.find_parent("figure")
+    assert page.select(f'a[href="#{figure["id"]}"]'), "o texto não cita a figura"
