@@ -69,3 +69,13 @@ def test_nonconvex_fraction_of_known_surfaces():
     # poço duplo em a: com passo 0,25, a diferença finita em a é negativa para |a| ≤ 0,25, isto
     # é, em 3 das 7 linhas internas
     assert nonconvex_fraction(b**2 + (a**2 - 0.25) ** 2) == pytest.approx(3 / 7)
+
+
+@pytest.mark.parametrize("cross, nonconvex", [(1.5, 0.0), (2.5, 1.0)])
+def test_nonconvex_fraction_weighs_the_cross_curvature_exactly(cross, nonconvex):
+    """a² + b² + c·ab tem hessiana [[2, c], [c, 2]], de autovalores 2 ± c: convexa com c = 1,5
+    e sela com c = 2,5. As diferenças finitas centradas são exatas numa quadrática, então
+    errar o termo cruzado por um fator 2 (para mais ou para menos) troca um dos dois lados."""
+    c = torch.linspace(-1, 1, 9, dtype=torch.float64)
+    a, b = torch.meshgrid(c, c, indexing="ij")
+    assert nonconvex_fraction(a**2 + b**2 + cross * a * b) == nonconvex

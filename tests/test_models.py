@@ -9,6 +9,7 @@ from torch import nn
 
 from residuais import norm
 from residuais.models import (
+    BLOCK_ORDERS,
     BasicBlock,
     Bottleneck,
     ConvNet,
@@ -53,6 +54,57 @@ def test_preactivation_branch_order_is_bn_relu_linear():
     block = ResidualBlock(8, n_layers=1, order="pre")
     kinds = [type(m) for m in block.branch]
     assert kinds == [nn.BatchNorm1d, nn.ReLU, nn.Linear]
+
+
+def test_preactivation_head_normalizes_the_stream_before_relu_and_linear():
+    """A soma do último bloco de pré-ativação ainda não passou por BN: a saída é
+    linear(ReLU(BN(h))), e em modo de treino BN(h) é (h − μ)/√(σ² + ε) com as estatísticas do
+    lote (γ = 1, β = 0 no início)."""
+    torch.manual_seed(0)
+    model = ResidualMLP(5, 8, 2, 3).train()
+    x = torch.randn(16, 5)
+    h = model.stem(x)
+    for block in model.blocks:
+        h = block(h)
+    normalized = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(model(x), model.head[-1](torch.relu(normalized)))
+    plain_head = ResidualMLP(5, 8, 2, 3, batch_norm=False)
+    assert [type(m) for m in plain_head.head] == [nn.Identity, nn.ReLU, nn.Linear]
+    assert isinstance(ResidualMLP(5, 8, 2, 3, order="post").head, nn.Linear)
+
+
+@pytest.mark.parametrize("order", BLOCK_ORDERS)
+@pytest.mark.parametrize("n_layers", [2, 3])
+def test_zero_init_last_zeroes_only_the_last_linear_of_the_branch(order, n_layers):
+    """Com vieses da inicialização do PyTorch (``init_scale=None``), zerar a última linear deixa
+    o bloco na identidade; zerar outra deixaria o viés da última somado ao fluxo."""
+    torch.manual_seed(0)
+    block = ResidualBlock(8, n_layers=n_layers, order=order, batch_norm=False, init_scale=None,
+                          zero_init_last=True)
+    *earlier, last = linear_layers(block.branch)
+    assert len(earlier) == n_layers - 1
+    assert torch.count_nonzero(last.weight) == 0 and torch.count_nonzero(last.bias) == 0
+    assert all(torch.count_nonzero(layer.weight) == layer.weight.numel() for layer in earlier)
+    assert all(torch.count_nonzero(layer.bias) > 0 for layer in earlier)
+    h = torch.randn(4, 8)
+    after_sum = torch.relu if order == "post" else (lambda t: t)
+    torch.testing.assert_close(block(h), after_sum(h))
+
+
+def test_flags_are_keyword_only_and_norm_layer_reaches_every_bn():
+    with pytest.raises(TypeError):
+        ResidualBlock(8, 2)  # n_layers só por nome
+    with pytest.raises(TypeError):
+        ResidualMLP(5, 8, 2, 3, False)  # batch_norm só por nome
+    with pytest.raises(TypeError):
+        PlainMLP(5, 8, 2, 3, True)
+    course = ResidualMLP(5, 8, 3, 2, layers_per_block=2, norm_layer=norm.BatchNorm1d)
+    assert sum(isinstance(m, norm.BatchNorm1d) for m in course.modules()) == 3 * 2 + 1
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in course.modules())
+    plain = PlainMLP(5, 8, 3, 2, batch_norm=True, norm_layer=norm.BatchNorm1d)
+    assert sum(isinstance(m, norm.BatchNorm1d) for m in plain.modules()) == 3
+    assert not any(isinstance(m, norm.BatchNorm) for m in
+                   PlainMLP(5, 8, 3, 2, norm_layer=norm.BatchNorm1d).modules())
 
 
 def test_zero_branch_gives_identity():
@@ -337,6 +389,15 @@ def test_center_crop():
     torch.testing.assert_close(center_crop(x, 2, 2), torch.tensor([[[[14.0, 15.0], [20.0, 21.0]]]]))
     with pytest.raises(ValueError, match="maior"):
         center_crop(x, 7, 2)
+
+
+def test_center_crop_of_an_odd_difference_leaves_the_extra_row_below_and_column_right():
+    """7×6 → 4×3: sobram 3 linhas (1 em cima, 2 embaixo) e 3 colunas (1 à esquerda, 2 à
+    direita), como no exercício 2 do capítulo 5; altura e largura diferentes pegam a troca."""
+    x = torch.arange(42.0).view(1, 1, 7, 6)
+    expected = torch.tensor([[7.0, 8.0, 9.0], [13.0, 14.0, 15.0], [19.0, 20.0, 21.0],
+                             [25.0, 26.0, 27.0]])
+    torch.testing.assert_close(center_crop(x, 4, 3), expected.view(1, 1, 4, 3))
 
 
 def test_convnet_plain_and_residual():

@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from torch import nn
 
 from residuais.data import Dataset
 from residuais.models import PlainMLP, ResidualMLP
@@ -262,3 +263,26 @@ def test_copies_that_differ_in_a_setting_are_refused():
     orders = [ResidualMLP(5, 8, 2, 2, order=order) for order in ("pre", "relu_last")]
     with pytest.raises(ValueError, match="diferem em"):
         fit_copies(orders, data, [0, 1], TrainConfig(epochs=1))
+
+
+def _constant_classifier() -> nn.Linear:
+    """Logits zero para toda entrada: a perda de cada exemplo é log(3) e o palpite, a classe 0."""
+    model = nn.Linear(5, 3)
+    nn.init.zeros_(model.weight)
+    nn.init.zeros_(model.bias)
+    return model
+
+
+def test_training_means_divide_by_the_examples_seen_not_by_n():
+    """50 exemplos em lotes de 20: o último lote incompleto fica de fora, e as médias da época
+    são sobre os 40 vistos. Com logits zero, todo exemplo vale log(3) e acerta (rótulo 0); com
+    uma taxa ínfima os pesos quase não saem do zero. Dividir por n daria 40/50 disso."""
+    x = torch.randn(50, 5, generator=torch.Generator().manual_seed(0))
+    data = Dataset(x, torch.zeros(50, dtype=torch.long), x[:10], torch.zeros(10, dtype=torch.long),
+                   n_classes=3)
+    config = TrainConfig(epochs=1, batch_size=20, lr=1e-9, momentum=0.0)
+    single = fit(_constant_classifier(), data, config)
+    together = fit_copies([_constant_classifier() for _ in range(2)], data, [0, 1], config)
+    for history in [single, *together]:
+        assert history.train_loss == pytest.approx([math.log(3)], rel=1e-6)
+        assert history.train_acc == [1.0]

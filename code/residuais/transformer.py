@@ -82,7 +82,8 @@ class TransformerBlock(nn.Module):
         O = X + Atenção(LN(X)),  H = O + FFN(LN(O)) — o fluxo residual nunca é normalizado.
     """
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, norm_first: bool = True) -> None:
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True
+                 ) -> None:
         super().__init__()
         self.d_model = d_model
         self.norm_first = norm_first
@@ -159,13 +160,13 @@ class TinyTransformer(nn.Module):
     vocabulário."""
 
     def __init__(self, vocab_size: int, n_positions: int, d_model: int = 64, n_heads: int = 4,
-                 n_layers: int = 2, d_ff: int = 256, norm_first: bool = True) -> None:
+                 n_layers: int = 2, d_ff: int = 256, *, norm_first: bool = True) -> None:
         super().__init__()
         self.n_positions = n_positions
         self.token_embedding = nn.Embedding(vocab_size, d_model)
         self.position_embedding = nn.Embedding(n_positions, d_model)
         self.blocks = nn.ModuleList(
-            TransformerBlock(d_model, n_heads, d_ff, norm_first) for _ in range(n_layers)
+            TransformerBlock(d_model, n_heads, d_ff, norm_first=norm_first) for _ in range(n_layers)
         )
         self.final_norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
         self.unembed = nn.Linear(d_model, vocab_size)

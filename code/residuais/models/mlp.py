@@ -9,11 +9,14 @@ número de blocos residuais (cada bloco tem uma ou mais camadas lineares no ramo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from residuais.shapes import check_positive, check_tensor
+
+NormLayer = Callable[[int], nn.Module]  # número de atributos → camada de normalização
 
 
 def he_init_(layer: nn.Linear, scale: float = 1.0) -> None:
@@ -35,7 +38,8 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Número de parâmetros treináveis (os buffers do batch norm não contam)."""
+    """Número de parâmetros treináveis (os buffers da normalização em lote, como as médias
+    móveis, não contam)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -47,16 +51,26 @@ def _linear(d_in: int, d_out: int, init_scale: float | None) -> nn.Linear:
     return layer
 
 
-def _hidden_layer(
-    d_in: int, width: int, batch_norm: bool, init_scale: float | None
-) -> nn.Sequential:
-    """Uma camada oculta sequencial: linear → (batch norm) → ReLU."""
-    norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+def _norm(width: int, batch_norm: bool, norm_layer: NormLayer) -> nn.Module:
+    """``norm_layer(width)`` com ``batch_norm``; senão, a identidade."""
+    return norm_layer(width) if batch_norm else nn.Identity()
+
+
+def _hidden_layer(d_in: int, width: int, batch_norm: bool, init_scale: float | None,
+                  norm_layer: NormLayer) -> nn.Sequential:
+    """Uma camada oculta sequencial: linear → (normalização em lote) → ReLU."""
+    norm = _norm(width, batch_norm, norm_layer)
     return nn.Sequential(_linear(d_in, width, init_scale), norm, nn.ReLU())
 
 
 class PlainMLP(nn.Module):
-    """Rede sequencial: h_k = ReLU(BN(W_k h_{k-1} + b_k)), k = 1..depth, e uma saída linear."""
+    """Rede sequencial: h_k = ReLU(BN(W_k h_{k-1} + b_k)), k = 1..depth, e uma saída linear.
+
+    A BN (normalização em lote, *batch norm*) só entra com ``batch_norm=True``; ``norm_layer``
+    a constrói a partir do número de atributos (padrão ``nn.BatchNorm1d``; o
+    ``residuais.norm.BatchNorm1d`` do curso serve). ``init_scale`` vai para ``he_init_``
+    (``None``: a inicialização padrão do PyTorch).
+    """
 
     def __init__(
         self,
@@ -64,15 +78,17 @@ class PlainMLP(nn.Module):
         width: int,
         depth: int,
         d_out: int,
+        *,
         batch_norm: bool = False,
         init_scale: float | None = 1.0,
+        norm_layer: NormLayer = nn.BatchNorm1d,
     ) -> None:
         super().__init__()
         check_positive(d_in=d_in, width=width, depth=depth, d_out=d_out)
         self.d_in = d_in
         dims = [d_in] + [width] * depth
         self.hidden = nn.ModuleList(
-            _hidden_layer(a, width, batch_norm, init_scale) for a in dims[:-1]
+            _hidden_layer(a, width, batch_norm, init_scale, norm_layer) for a in dims[:-1]
         )
         self.head = _linear(width, d_out, init_scale)
 
@@ -109,11 +125,13 @@ class ResidualBlock(nn.Module):
     ``output_scale`` = c multiplica a soma, h_k = c · (h_{k-1} + α f_k[h_{k-1}]);
     ``zero_init_last=True`` zera a última camada linear do ramo, e o bloco começa como a
     identidade (como ``zero_init_residual`` do torchvision, Fixup e SkipInit).
+    Tudo depois de ``width`` vai só por nome; ``norm_layer`` faz cada BN (com ``batch_norm``).
     """
 
     def __init__(
         self,
         width: int,
+        *,
         n_layers: int = 1,
         batch_norm: bool = True,
         order: str = "pre",
@@ -121,6 +139,7 @@ class ResidualBlock(nn.Module):
         branch_scale: float = 1.0,
         output_scale: float = 1.0,
         zero_init_last: bool = False,
+        norm_layer: NormLayer = nn.BatchNorm1d,
     ) -> None:
         super().__init__()
         check_positive(width=width, n_layers=n_layers)
@@ -130,7 +149,7 @@ class ResidualBlock(nn.Module):
         self.order = order
 
         def norm() -> nn.Module:
-            return nn.BatchNorm1d(width) if batch_norm else nn.Identity()
+            return _norm(width, batch_norm, norm_layer)
 
         layers: list[nn.Module] = []
         for i in range(n_layers):
@@ -160,7 +179,8 @@ class ResidualMLP(nn.Module):
     """Rede residual: uma camada linear de entrada, ``n_blocks`` blocos residuais e a saída.
 
     A entrada é linear (sem ReLU) para que o fluxo residual comece com valores dos dois sinais;
-    com blocos de pré-ativação, a saída aplica BN → ReLU → linear.
+    com blocos de pré-ativação, a saída aplica BN → ReLU → linear (a soma do último bloco ainda
+    não passou por BN nem ReLU).
     """
 
     def __init__(
@@ -169,10 +189,12 @@ class ResidualMLP(nn.Module):
         width: int,
         n_blocks: int,
         d_out: int,
+        *,
         batch_norm: bool = True,
         order: str = "pre",
         layers_per_block: int = 1,
         init_scale: float | None = 1.0,
+        norm_layer: NormLayer = nn.BatchNorm1d,
         **block_options: float | bool,
     ) -> None:
         """``block_options`` vão para cada ``ResidualBlock`` (``branch_scale``,
@@ -182,12 +204,13 @@ class ResidualMLP(nn.Module):
         self.d_in = d_in
         self.stem = _linear(d_in, width, init_scale)
         self.blocks = nn.ModuleList(
-            ResidualBlock(width, layers_per_block, batch_norm, order, init_scale, **block_options)
+            ResidualBlock(width, n_layers=layers_per_block, batch_norm=batch_norm, order=order,
+                          init_scale=init_scale, norm_layer=norm_layer, **block_options)
             for _ in range(n_blocks)
         )
         if order == "pre":
-            norm = nn.BatchNorm1d(width) if batch_norm else nn.Identity()
-            self.head = nn.Sequential(norm, nn.ReLU(), _linear(width, d_out, init_scale))
+            self.head = nn.Sequential(_norm(width, batch_norm, norm_layer), nn.ReLU(),
+                                      _linear(width, d_out, init_scale))
         else:
             self.head = _linear(width, d_out, init_scale)
 

@@ -49,6 +49,7 @@ class UNet(nn.Module):
         num_classes: int = 2,
         base_channels: int = 64,
         depth: int = 4,
+        *,
         padding: int = 0,
         batch_norm: bool = False,
         skips: bool = True,
