@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.functional import scaled_dot_product_attention as apelido
 
-from residuais.checks import ForbiddenCall, Rule, core, expect_close, forbidden
+from residuais.checks import ForbiddenCall, Rule, expect_close, forbidden, reading
 
 SDPA = Rule("torch.nn.functional.scaled_dot_product_attention",
             "o exercício pede a atenção escrita por você.")
@@ -40,6 +40,16 @@ def through_the_c_binding(q, k, v):
 def swallowing(q, k, v):
     try:
         return F.scaled_dot_product_attention(q, k, v)
+    except Exception:
+        return honest(q, k, v)
+
+
+def swallowing_a_name_built_at_run_time(q, k, v):
+    """Nem o código-fonte nem os globais nomeiam a função: só a troca durante a chamada a pega,
+    e a resposta captura o ForbiddenCall da troca."""
+    name = "scaled_dot_product" + "_attention"
+    try:
+        return getattr(F, name)(q, k, v)
     except Exception:
         return honest(q, k, v)
 
@@ -120,9 +130,9 @@ def test_source_is_analysed_once_per_code_object_and_a_redefinition_is_analysed_
     O cache é por objeto de código: redefinir a função (outro código, mesmo nome) não esconde
     um atalho novo."""
     analysed = []
-    real = core._source_chains
-    monkeypatch.setattr(core, "_CHAINS_BY_CODE", {})
-    monkeypatch.setattr(core, "_source_chains", lambda fn: analysed.append(fn) or real(fn))
+    real = reading._source_chains
+    monkeypatch.setattr(reading, "_CHAINS_BY_CODE", {})
+    monkeypatch.setattr(reading, "_source_chains", lambda fn: analysed.append(fn) or real(fn))
     q, k, v = _qkv()
     for _ in range(3):
         with forbidden(honest, [SDPA]):
@@ -140,3 +150,46 @@ def _redefined_honest():
         return torch._C._nn.scaled_dot_product_attention(q, k, v)
 
     return honest
+
+
+def test_a_caught_forbidden_call_still_fails_when_the_block_ends():
+    q, k, v = _qkv()
+    answer = swallowing_a_name_built_at_run_time
+    with (pytest.raises(ForbiddenCall, match=r"`scaled_dot_product_attention`.*escrita por você"),
+          forbidden(answer, [SDPA])):
+        got = answer(q, k, v)
+        torch.testing.assert_close(got, honest(q, k, v))  # a resposta seguiu como se nada fosse
+    assert F.scaled_dot_product_attention(q, k, v).shape == (2, 3, 4)  # restaurada
+
+
+def test_a_course_function_is_written_once_and_replaced_on_both_import_paths():
+    """Uma regra por objeto do curso: ``residuais.models.Bottleneck`` também troca
+    ``residuais.models.resnet.Bottleneck`` (quem a importa pelo módulo que a define), e
+    vice-versa; a mensagem nomeia a regra escrita."""
+    import importlib
+
+    import residuais.models
+
+    home = importlib.import_module("residuais.models.resnet")  # o atributo resnet é a função
+    original = residuais.models.Bottleneck
+    for written in ("residuais.models.Bottleneck", "residuais.models.resnet.Bottleneck"):
+        rule = Rule(written, "o exercício pede a contagem por uma fórmula.")
+        places = {(owner.__name__, name) for owner, name, _ in rule.bindings()}
+        assert places == {("residuais.models", "Bottleneck"),
+                          ("residuais.models.resnet", "Bottleneck")}
+        by_home = _module_attribute("residuais.models.resnet", "Bott" + "leneck")
+        with pytest.raises(ForbiddenCall, match=f"`Bottleneck` \\({written}\\)"), \
+                forbidden(by_home, [rule]):
+            by_home(8, 2)
+        assert home.Bottleneck is original is residuais.models.Bottleneck
+    assert Rule("torch.nn.Conv2d", "—").bindings()[0][1] == "Conv2d"  # fora do curso: um lugar
+
+
+def _module_attribute(module: str, name: str):
+    """Uma resposta que chega à classe só em tempo de execução (nada para a leitura pegar)."""
+    import importlib
+
+    def answer(*args):
+        return getattr(importlib.import_module(module), name)(*args)
+
+    return answer

@@ -2,6 +2,7 @@
 
 - ``core``: chamar a função do estudante, comparar com tolerância e dicas, proibir atalhos
   (``forbidden``: a função que o exercício pede para escrever não pode ser chamada);
+- ``reading``: o que a resposta usa, lido sem executá-la (o que ``forbidden`` confere antes);
 - ``display``: o resultado de ``grader.check(...)`` numa frase, no notebook do estudante;
 - um módulo por capítulo com as verificações públicas: ``sequential`` (1), ``residual`` (2),
   ``variance`` (3), ``batchnorm`` (4), ``architectures`` (5), ``transformer`` (6).

@@ -8,17 +8,17 @@ com o professor, no arquivo do corretor.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib
-import inspect
-import textwrap
+import sys
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from residuais.checks.reading import static_uses
 
 
 class ForbiddenCall(AssertionError):
@@ -121,7 +121,12 @@ def expect_close(
 
 @dataclass(frozen=True)
 class Rule:
-    """Uma função proibida num exercício: onde ela mora e por que não vale usá-la."""
+    """Uma função proibida num exercício: onde ela mora e por que não vale usá-la.
+
+    Uma função do pacote ``residuais`` se escreve uma vez, por qualquer um dos seus caminhos
+    (``residuais.models.Bottleneck`` ou ``residuais.models.resnet.Bottleneck``): ``bindings``
+    acha os outros lugares onde o mesmo objeto está ligado, e ``forbidden`` troca todos.
+    """
 
     target: str  # caminho pontuado, como "torch.nn.functional.scaled_dot_product_attention"
     reason: str  # o que o exercício pede, em português
@@ -143,6 +148,24 @@ class Rule:
             return None
         return owner, attribute, getattr(owner, attribute)
 
+    def bindings(self) -> list[tuple[Any, str, Any]]:
+        """Cada (dono, atributo, valor) em que o objeto da regra está ligado: o caminho escrito e,
+        para um objeto de ``residuais``, o módulo que o define e os pacotes entre os dois que o
+        reexportam (os dois caminhos de importação); vazia se o objeto não existir aqui."""
+        found = self.resolve()
+        if found is None:
+            return []
+        owner, attribute, value = found
+        home = getattr(value, "__module__", None)
+        if not isinstance(owner, types.ModuleType) or not isinstance(home, str) \
+                or not home.startswith("residuais."):
+            return [found]
+        parts = home.split(".")
+        modules = [sys.modules.get(".".join(parts[:cut])) for cut in range(len(parts), 1, -1)]
+        return [found] + [(module, attribute, value) for module in modules
+                          if module is not None and module is not owner
+                          and getattr(module, attribute, None) is value]
+
 
 @dataclass
 class _Guard:
@@ -157,79 +180,14 @@ class _Guard:
                 "Esta questão fica com zero enquanto ela for usada.")
 
 
-def _referenced_objects(fn: Any, depth: int = 3) -> Iterator[Any]:
-    """Os objetos globais que a função (e as funções do mesmo módulo que ela usa) referenciam."""
-    seen: set[int] = set()
-    stack = [(fn, depth)]
-    while stack:
-        item, level = stack.pop()
-        code = getattr(item, "__code__", None)
-        if code is None or id(code) in seen:
-            continue
-        seen.add(id(code))
-        namespace = getattr(item, "__globals__", {})
-        codes = [code]
-        while codes:
-            current = codes.pop()
-            codes += [c for c in current.co_consts if isinstance(c, types.CodeType)]
-            for name in current.co_names:
-                if name in namespace:
-                    value = namespace[name]
-                    yield value
-                    same_module = getattr(value, "__module__", None) == getattr(
-                        item, "__module__", object())
-                    if level > 0 and same_module and callable(value):
-                        stack.append((value, level - 1))
-                        call_method = getattr(value, "forward", None)
-                        if call_method is not None:
-                            stack.append((call_method, level - 1))
-
-
-def _attribute_chains(fn: Any, depth: int = 3) -> set[str]:
-    """Os acessos a atributo (``torch._C._nn.scaled_dot_product_attention``, ``F.batch_norm``) no
-    código-fonte da função e das funções do mesmo módulo que ela usa: pegam a mesma função
-    quando ela chega por outro caminho."""
-    names: set[str] = set()
-    functions = [fn] + [obj for obj in _referenced_objects(fn, depth)
-                        if callable(obj) and getattr(obj, "__module__", None)
-                        == getattr(fn, "__module__", object())]
-    for function in functions:
-        code = getattr(function, "__code__", None)
-        if code is None:  # uma classe: o código-fonte inteiro dela
-            names |= _source_chains(function)
-        else:
-            if code not in _CHAINS_BY_CODE:
-                _CHAINS_BY_CODE[code] = _source_chains(function)
-            names |= _CHAINS_BY_CODE[code]
-    return names
-
-
-# os acessos a atributo do código-fonte de cada função, pelo objeto de código: o mesmo código
-# tem a mesma fonte, e ler e analisar a fonte custa ~1 ms (uma verificação chama a função do
-# estudante até 1.600 vezes, cada uma dentro de ``forbidden``). Redefinir a função cria outro
-# objeto de código, que é analisado de novo.
-_CHAINS_BY_CODE: dict[types.CodeType, frozenset[str]] = {}
-
-
-def _source_chains(function: Any) -> frozenset[str]:
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError):  # sem fonte (código gerado): só o resto vale
-        return frozenset()
-    return frozenset(ast.unparse(node) for node in ast.walk(tree)
-                     if isinstance(node, ast.Attribute))
-
-
 @contextlib.contextmanager
 def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
-    """Durante o bloco, cada função de ``rules`` é trocada por uma que falha com uma explicação.
+    """Durante o bloco, cada função de ``rules`` é trocada, em cada lugar onde está ligada
+    (``Rule.bindings``), por uma que falha com uma explicação.
 
-    Antes disso, os nomes globais que a resposta usa são conferidos: um apelido de uma função
-    proibida (``from torch.nn.functional import scaled_dot_product_attention as sdpa``) também
-    conta, e também um atributo com o nome dela por outro caminho
-    (``torch._C._nn.scaled_dot_product_attention``). Se a resposta usar uma delas, mesmo
-    capturando o erro, a verificação falha com
-    ``ForbiddenCall``.
+    Antes disso, a resposta é lida (``reading.static_uses``): se ela usar uma delas, mesmo
+    capturando o erro, a verificação falha com ``ForbiddenCall``; e também se uma chamada
+    trocada levantar ``ForbiddenCall`` dentro do bloco, ainda que a resposta o capture.
 
     Na correção, a resposta roda noutro processo e o avaliador a chama pelo fio (``fn`` tem
     ``remote_rules``): não há o que trocar aqui, e as regras são só anotadas; a correção aponta
@@ -241,25 +199,12 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
         yield
         return
     guard = _Guard(rules)
-    resolved = [(rule, rule.resolve()) for rule in rules]
-    present = [(rule, found) for rule, found in resolved if found is not None]
-    originals = {id(found[2]): rule for rule, found in present}
-    for value in _referenced_objects(fn):
-        with contextlib.suppress(TypeError):
-            if id(value) in originals:
-                guard.used.append(originals[id(value)])
-    chains = _attribute_chains(fn)
-    # o caminho escrito igual ao da regra (``nn.BatchNorm1d`` → ``torch.nn.BatchNorm1d``) ou,
-    # senão, o mesmo nome final (``torch._C._nn.scaled_dot_product_attention``), uma regra por nome
-    exact = [rule for rule in rules
-             if any(rule.target == c or rule.target.endswith("." + c) for c in chains)]
-    names = {c.rsplit(".", 1)[-1] for c in chains}
-    by_name: dict[str, Rule] = {}
-    for rule in rules:
-        by_name.setdefault(rule.target.rsplit(".", 1)[-1], rule)
-    covered = {rule.target.rsplit(".", 1)[-1] for rule in exact}
-    guard.used += exact + [rule for name, rule in by_name.items()
-                           if name in names and name not in covered]
+    places: dict[tuple[int, str], tuple[Rule, tuple[Any, str, Any]]] = {}
+    for rule in rules:  # cada lugar é trocado uma vez, mesmo que duas regras o nomeiem
+        for found in rule.bindings():
+            places.setdefault((id(found[0]), found[1]), (rule, found))
+    present = list(places.values())
+    guard.used += static_uses(fn, rules, {id(found[2]): rule for rule, found in present})
     if guard.used:
         raise ForbiddenCall(guard.message())
 
@@ -283,5 +228,5 @@ def forbidden(fn: Any, rules: Sequence[Rule]) -> Iterator[None]:
                 setattr(owner, attribute, original)
             else:
                 delattr(owner, attribute)
-    if guard.used:
+    if guard.used:  # a resposta capturou o ForbiddenCall de uma chamada trocada
         raise ForbiddenCall(guard.message())

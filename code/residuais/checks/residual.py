@@ -27,15 +27,12 @@ from residuais.checks.core import (
 
 REASON_BLOCK = ("o exercício é escrever a soma do atalho; os blocos residuais do curso já a "
                 "fazem.")
+# uma regra por objeto: ela vale pelos dois caminhos (residuais.models e residuais.models.mlp)
 RULES_RESIDUAL_FORWARD = (
-    Rule("residuais.models.mlp.ResidualBlock", REASON_BLOCK),
     Rule("residuais.models.ResidualBlock", REASON_BLOCK),
-    Rule("residuais.models.mlp.ResidualMLP", REASON_BLOCK),
     Rule("residuais.models.ResidualMLP", REASON_BLOCK),
 )
 RULES_PREACTIVATION_BLOCK = (
-    Rule("residuais.models.mlp.ResidualBlock",
-         "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
     Rule("residuais.models.ResidualBlock",
          "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
 )
