@@ -24,23 +24,19 @@ from residuais.checks.core import (
 _FORMULA = "o exercício pede a contagem por uma fórmula, sem montar o bloco nem criar camadas."
 RULES_BOTTLENECK = (
     Rule("residuais.models.Bottleneck", _FORMULA),
-    Rule("residuais.models.resnet.Bottleneck", _FORMULA),
     Rule("residuais.models.count_parameters", _FORMULA),
-    Rule("residuais.models.mlp.count_parameters", _FORMULA),
     Rule("torch.nn.Conv2d", _FORMULA),
     Rule("torch.nn.BatchNorm2d", _FORMULA),
 )
 _CROP = "o exercício pede o recorte central escrito por você."
 RULES_CROP = (
     Rule("residuais.models.center_crop", _CROP),
-    Rule("residuais.models.unet.center_crop", _CROP),
     Rule("torchvision.transforms.functional.center_crop", _CROP),
 )
 _SIZES = "o exercício pede os tamanhos calculados por você, sem rodar a rede."
 _MEASURE = "o exercício pede os tamanhos calculados por você, não medidos em camadas."
 RULES_UNET_SIZES = (
     Rule("residuais.models.UNet", _SIZES),
-    Rule("residuais.models.unet.UNet", _SIZES),
     Rule("torch.nn.Conv2d", _MEASURE),
     Rule("torch.nn.MaxPool2d", _MEASURE),
     Rule("torch.nn.functional.conv2d", _MEASURE),

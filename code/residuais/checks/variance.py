@@ -31,7 +31,6 @@ RULES_VARIANCE_AFTER_BLOCKS = (
 REASON_BLOCK = ("o exercício pede o bloco escrito por você; o ResidualBlock do curso já tem as "
                 "escalas (branch_scale, output_scale).")
 RULES_SCALED_RESIDUAL = (
-    Rule("residuais.models.mlp.ResidualBlock", REASON_BLOCK),
     Rule("residuais.models.ResidualBlock", REASON_BLOCK),
 )
 REASON_CORRELATION = "o exercício pede a correlação escrita por você."
