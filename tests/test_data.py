@@ -1,5 +1,6 @@
 """Testes de residuais.data (MNIST-1D gerado localmente, com cache em disco)."""
 
+import importlib.metadata
 import os
 import random
 import subprocess
@@ -36,6 +37,27 @@ def test_cache_reproduces_generation(tmp_path, monkeypatch):
     torch.testing.assert_close(first.x_train, second.x_train)
     np.testing.assert_allclose(second.x_train.numpy(), fresh["x"].astype(np.float32))
     assert first.x_train.shape == (80, 40)
+
+
+def test_cache_key_carries_the_mnist1d_version(tmp_path, monkeypatch):
+    """Outra versão do mnist1d pode gerar outros dados: o arquivo do cache tem a versão no nome,
+    e com outra versão instalada os dados são gerados de novo, noutro arquivo."""
+    monkeypatch.setenv("RESIDUAIS_CACHE", str(tmp_path))
+    real = importlib.metadata.version
+    installed = real("mnist1d")
+    load_mnist1d.cache_clear()
+    try:
+        load_mnist1d(num_samples=20, seed=1)
+        assert [p.name for p in tmp_path.glob("*.npz")] == [
+            f"mnist1d_n20_seed1_mnist1d{installed}.npz"]
+        monkeypatch.setattr(importlib.metadata, "version",
+                            lambda name: "9.9.9" if name == "mnist1d" else real(name))
+        load_mnist1d.cache_clear()
+        load_mnist1d(num_samples=20, seed=1)
+    finally:
+        load_mnist1d.cache_clear()
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == [
+        f"mnist1d_n20_seed1_mnist1d{installed}.npz", "mnist1d_n20_seed1_mnist1d9.9.9.npz"]
 
 
 def test_generation_does_not_touch_global_random_state():

@@ -3,8 +3,9 @@ incluídos nos pacotes; nada é baixado).
 
 MNIST-1D (Greydanus e Kobak) é gerado pelo pacote ``mnist1d``: sequências de 40 pontos, 10
 classes. Gerar 5.000 exemplos leva alguns segundos, então o resultado é guardado num cache em
-disco (``~/.cache/residuais`` ou ``$RESIDUAIS_CACHE``); apagar o cache só custa regerar. A
-divisão dos dígitos do scikit-learn fica no mesmo cache: importar o scikit-learn custa 1,6 s.
+disco (``~/.cache/residuais`` ou ``$RESIDUAIS_CACHE``), com a versão do ``mnist1d`` no nome
+(outra versão pode gerar outros dados); apagar o cache só custa regerar. A divisão dos dígitos
+do scikit-learn fica no mesmo cache: importar o scikit-learn custa 1,6 s.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def load_mnist1d(num_samples: int = 5000, seed: int = 42) -> Dataset:
     """
     if not isinstance(num_samples, int) or num_samples < 10:
         raise ValueError(f"num_samples deve ser um inteiro ≥ 10; recebeu {num_samples!r}.")
-    arrays = cached_arrays(f"mnist1d_n{num_samples}_seed{seed}",
+    version = importlib.metadata.version("mnist1d")  # outra versão pode gerar outros dados
+    arrays = cached_arrays(f"mnist1d_n{num_samples}_seed{seed}_mnist1d{version}",
                            lambda: generate_mnist1d(num_samples, seed))
     return Dataset(
         x_train=torch.tensor(arrays["x"], dtype=torch.float32),
