@@ -2,14 +2,14 @@
 aceitam a referência, recusam os erros típicos com a dica certa e os atalhos proibidos, e as
 constantes escritas nas verificações públicas são as que a referência dá."""
 
+import itertools
 import math
 
-import numpy as np
 import pytest
 import torch
 from conftest import hidden_module
 
-from residuais.analysis import forward_variances
+from residuais.analysis import enumerate_paths, forward_variances
 from residuais.checks import ForbiddenCall
 from residuais.checks import variance as public
 from residuais.models import ResidualBlock
@@ -63,7 +63,7 @@ def test_variance_after_blocks_measuring_is_forbidden():
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: scaled_residual
+# exercício 2: scaled_residual (a escala c medida)
 # --------------------------------------------------------------------------------------------
 
 
@@ -74,17 +74,30 @@ def test_scaled_residual_reference_passes_public_and_hidden():
 
 def test_scaled_residual_constants_match_the_reference():
     h = torch.tensor(public.SCALED_INPUT, dtype=torch.float64)
-    branch = public.small_branch()
     with torch.no_grad():
-        for alpha, (expected, _) in public.SCALED_CASES.items():
+        for (kind, alpha), (expected, hints) in public.SCALED_CASES.items():
+            branch = public.small_branch(kind)
             got = hidden.reference_scaled_residual(h, branch, alpha)
             assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), atol=1e-6)
+            assert got.var().item() == pytest.approx(h.var().item())  # o que o enunciado pede
+            wrong = hidden._scaled_hints(h, branch, alpha)
+            for text, value in hints.items():
+                assert torch.allclose(wrong[text], torch.tensor(value, dtype=torch.float64),
+                                      atol=1e-6), text
+
+
+def _total(h, f, a):
+    return h + a * f(h)
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda h, f, a: h + a * f(h), "faltou dividir"),
-    (lambda h, f, a: (h + a * f(h)) / 2**0.5, "depende de α"),
-    (lambda h, f, a: (h + a * f(h)) / (1 + a**2), "não por 1 \\+ α², a variância"),
+    (lambda h, f, a: _total(h, f, a) / math.sqrt(1 + a**2), "só acerta quando o ramo preserva"),
+    (_total, "faltou multiplicar"),
+    (lambda h, f, a: _total(h, f, a) * (h.var() / _total(h, f, a).var()), "raiz da razão"),
+    (lambda h, f, a: _total(h, f, a) * (_total(h, f, a).var() / h.var()).sqrt(),
+     "razão está invertida"),
+    (lambda h, f, a: _total(h, f, a) * (h.var(0) / _total(h, f, a).var(0)).sqrt(),
+     "um número só"),
 ])
 def test_scaled_residual_typical_mistakes_get_their_hint(wrong, hint):
     for check in (public.check_scaled_residual, hidden.check_scaled_residual_hidden):
@@ -101,150 +114,145 @@ def test_scaled_residual_wrong_shape_and_trivial_answers_fail():
         public.check_scaled_residual(lambda h, f, a: h.tolist())
 
 
-def test_scaled_residual_in_place_answer_fails_the_hidden_check():
+def test_scaled_residual_in_place_answer_fails_the_public_check():
+    """Revisão S7.3: a verificação pública pega o ``+=`` que o enunciado proíbe."""
     def in_place(h, branch, alpha):
+        target = h.var()
         h += alpha * branch(h)
-        return h.div_(math.sqrt(1 + alpha**2))
+        return h.mul_(torch.sqrt(target / h.var()))
 
-    public.check_scaled_residual(in_place)  # a pública passa cópias
-    with pytest.raises(AssertionError, match="alterou o tensor h"):
-        hidden.check_scaled_residual_hidden(in_place)
+    for check in (public.check_scaled_residual, hidden.check_scaled_residual_hidden):
+        with pytest.raises(AssertionError, match=r"alterou o tensor h recebido.*`\+=`"):
+            check(in_place)
+
+
+def test_an_answer_without_return_gets_the_missing_return_message():
+    """Revisão S7.3: sem ``return``, a mensagem diz isso (e não “recebeu NoneType”)."""
+    checks = [(public.check_variance_after_blocks, lambda k, v, a: None),
+              (public.check_scaled_residual, lambda h, f, a: None),
+              (public.check_branch_count_distribution, lambda rhos: None),
+              (public.check_max_branch_scale, lambda k, g: None),
+              (hidden.check_scaled_residual_hidden, lambda h, f, a: None),
+              (hidden.check_branch_count_distribution_hidden, lambda rhos: None)]
+    for check, answer in checks:
+        with pytest.raises(AssertionError, match=r"não devolveu nada \(falta `return`\?\)"):
+            check(answer)
 
 
 def test_scaled_residual_course_block_is_forbidden():
     def with_course_block(h, branch, alpha):
-        block = ResidualBlock(h.shape[-1], batch_norm=False, branch_scale=alpha,
-                              output_scale=(1 + alpha**2) ** -0.5).double()
+        block = ResidualBlock(h.shape[-1], batch_norm=False, branch_scale=alpha).double()
         block.branch = branch
-        return block(h)
+        total = block(h)
+        return total * (h.var() / total.var()).sqrt()
 
-    with pytest.raises(ForbiddenCall, match=r"ResidualBlock.*escalas"):
+    with pytest.raises(ForbiddenCall, match=r"ResidualBlock.*não a mede"):
         public.check_scaled_residual(with_course_block)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: block_correlation
+# exercício 3: branch_count_distribution
 # --------------------------------------------------------------------------------------------
 
 
-def test_block_correlation_reference_passes_public_and_hidden():
-    public.check_block_correlation(hidden.reference_block_correlation)
-    hidden.check_block_correlation_hidden(hidden.reference_block_correlation)
+def test_branch_count_distribution_reference_passes_public_and_hidden():
+    public.check_branch_count_distribution(hidden.reference_branch_count_distribution)
+    hidden.check_branch_count_distribution_hidden(hidden.reference_branch_count_distribution)
 
 
-def test_block_correlation_accepts_a_float32_tensor_answer():
-    def float32_tensor(a, b):
-        a, b = a.float().flatten(), b.float().flatten()
-        a, b = a - a.mean(), b - b.mean()
-        return (a * b).sum() / (a.norm() * b.norm())
+def test_branch_count_distribution_accepts_a_tensor_answer():
+    def as_tensor(rhos):
+        return torch.tensor(hidden.reference_branch_count_distribution(rhos), dtype=torch.float32)
 
-    public.check_block_correlation(float32_tensor)
-    hidden.check_block_correlation_hidden(float32_tensor)
+    public.check_branch_count_distribution(as_tensor)
 
 
-def test_block_correlation_constants_match_the_reference():
-    a = torch.tensor(public.CORRELATION_A, dtype=torch.float64)
-    for b, (expected, _) in public.CORRELATION_CASES.items():
-        got = hidden.reference_block_correlation(a, torch.tensor(b, dtype=torch.float64))
-        assert got == pytest.approx(expected, abs=1e-9)
+def _brute_force(rhos):
+    """A definição: soma, sobre os 2^K caminhos, do produto das frações de variância."""
+    probabilities = [0.0] * (len(rhos) + 1)
+    for path in itertools.product((0, 1), repeat=len(rhos)):  # 1: o caminho passa pelo ramo
+        weight = math.prod(1 - r * r if b else r * r for r, b in zip(rhos, path, strict=True))
+        probabilities[sum(path)] += weight
+    return probabilities
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_block_correlation_experiment_margins_hold_for_other_seeds(seed):
-    h0, runs = public.correlation_experiment(seed)
-    for name, outputs in runs.items():
-        _, predictions, margin = public.REMEDIES[name]
-        for h, predicted in zip(outputs, predictions, strict=True):
-            measured = hidden.reference_block_correlation(h0, h)
-            assert abs(measured - predicted) <= margin / 2, (name, seed, measured)
+def test_branch_count_constants_match_the_reference_and_the_definition():
+    for rhos, (expected, hints) in public.BRANCH_COUNT_CASES.items():
+        reference = hidden.reference_branch_count_distribution(list(rhos))
+        assert reference == pytest.approx(list(expected), abs=1e-6)
+        assert _brute_force(rhos) == pytest.approx(reference, abs=1e-12)
+        mean = sum(1 - r * r for r in rhos) / len(rhos)
+        wrong = {public.HINT_REVERSED: _brute_force([math.sqrt(1 - r * r) for r in rhos]),
+                 public.HINT_NOT_SQUARED: _brute_force([math.sqrt(r) for r in rhos]),
+                 public.HINT_BINOMIAL: [math.comb(len(rhos), j) * mean**j
+                                        * (1 - mean) ** (len(rhos) - j)
+                                        for j in range(len(rhos) + 1)]}
+        for text, value in hints.items():
+            assert list(value) == pytest.approx(wrong[text], abs=1e-6), text
 
 
-def test_block_correlation_predictions_are_the_theory():
-    alphas = {"soma ÷ √2": 1.0, "ramo × 0,2": 0.2}
-    for name, alpha in alphas.items():
-        _, predictions, _ = public.REMEDIES[name]
-        for k, predicted in enumerate(predictions, start=1):
-            assert predicted == pytest.approx((1 + alpha**2) ** (-k / 2), abs=1e-6)
-
-
-def _covariance_parts(a, b, correction):
-    a, b = a.flatten().double(), b.flatten().double()
-    n = a.numel() - correction
-    cov = ((a - a.mean()) * (b - b.mean())).sum() / n
-    return cov, a.var(correction=correction), b.var(correction=correction)
+def test_branch_count_distribution_is_binomial_for_equal_correlations():
+    """Com todos os ρ iguais, a distribuição é a binomial (K, 1 − ρ²) do capítulo 2."""
+    got = hidden.reference_branch_count_distribution([2**-0.5] * 30)
+    assert got == pytest.approx([math.comb(30, j) / 2**30 for j in range(31)], abs=1e-12)
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda a, b: ((a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum())).item(),
-     "médias não foram subtraídas"),
-    (lambda a, b: (lambda c, va, vb: c / va)(*_covariance_parts(a, b, 0)), "variância de h_prev"),
-    (lambda a, b: (lambda c, va, vb: c / vb)(*_covariance_parts(a, b, 0)), "variância de h_next"),
-    (lambda a, b: _covariance_parts(a, b, 1)[0] / (a.std(correction=0) * b.std(correction=0)),
-     "denominador n − 1 e os desvios-padrão com n"),
-    (lambda a, b: _covariance_parts(a, b, 0)[0] / (a.std() * b.std()),
-     "denominador n e os desvios-padrão com n − 1"),
-    (lambda a, b: _covariance_parts(a, b, 0)[0], "isso é a covariância \\(denominador n\\)"),
-    (lambda a, b: _covariance_parts(a, b, 1)[0], "isso é a covariância \\(denominador n − 1\\)"),
-    (lambda a, b: abs(hidden.reference_block_correlation(a, b)), "a correlação tem sinal"),
+    (lambda rhos: hidden.reference_branch_count_distribution(
+        [math.sqrt(1 - r * r) for r in rhos]), "não ρ_k²"),
+    (lambda rhos: hidden.reference_branch_count_distribution([math.sqrt(r) for r in rhos]),
+     "faltou elevar"),
+    (lambda rhos: (lambda p: [math.comb(len(rhos), j) * p**j * (1 - p) ** (len(rhos) - j)
+                              for j in range(len(rhos) + 1)])(
+        sum(1 - r * r for r in rhos) / len(rhos)), "binomial com a probabilidade média"),
+    (lambda rhos: hidden.reference_branch_count_distribution(rhos)[1:], "K \\+ 1 probabilidades"),
 ])
-def test_block_correlation_typical_mistakes_get_their_hint(wrong, hint):
-    with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
-        public.check_block_correlation(wrong)
+def test_branch_count_distribution_typical_mistakes_get_their_hint(wrong, hint):
+    for check in (public.check_branch_count_distribution,
+                  hidden.check_branch_count_distribution_hidden):
+        with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
+            check(wrong)
 
 
-def test_block_correlation_per_column_answer_gets_the_shape_hint():
-    def per_column(a, b):
-        a, b = a - a.mean(0), b - b.mean(0)
-        return (a * b).sum(0) / torch.sqrt((a * a).sum(0) * (b * b).sum(0))
+def test_branch_count_distribution_wrong_mean_fails_the_public_check():
+    """Uma distribuição que acerta os dois casos escritos e erra nos de 30 blocos (aqui: o ramo
+    do último bloco esquecido) falha pela média."""
+    def drops_last(rhos):
+        if len(rhos) < 30:
+            return hidden.reference_branch_count_distribution(rhos)
+        return hidden.reference_branch_count_distribution([*rhos[:-1], 1.0])
 
-    with pytest.raises(AssertionError, match=r"forma \(2,\).*Dica: .*um número só"):
-        public.check_block_correlation(per_column)
-
-
-def test_block_correlation_uncentered_answer_also_fails_the_hidden_check():
-    def uncentered(a, b):
-        a, b = a.flatten().double(), b.flatten().double()
-        return ((a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum())).item()
-
-    with pytest.raises(AssertionError, match="médias não foram subtraídas"):
-        hidden.check_block_correlation_hidden(uncentered)
+    with pytest.raises(AssertionError, match="profundidade efetiva"):
+        public.check_branch_count_distribution(drops_last)
 
 
-def test_block_correlation_in_place_answer_fails_the_hidden_check():
-    def in_place(a, b):
-        a, b = a.sub_(a.mean()).double(), b.sub_(b.mean()).double()
-        return ((a * b).sum() / torch.sqrt((a * a).sum() * (b * b).sum())).item()
+def test_branch_count_distribution_mutating_answer_fails_the_hidden_check():
+    def mutates(rhos):
+        rhos.sort()
+        return hidden.reference_branch_count_distribution(rhos)
 
-    with pytest.raises(AssertionError, match="alterou os tensores"):
-        hidden.check_block_correlation_hidden(in_place)
-
-
-def test_block_correlation_trivial_answers_fail():
-    for trivial in (lambda a, b: 0.0, lambda a, b: 1.0):
-        with pytest.raises(AssertionError, match="valor correto"):
-            public.check_block_correlation(trivial)
-    with pytest.raises(AssertionError, match="esperava um número"):
-        public.check_block_correlation(lambda a, b: a)
+    with pytest.raises(AssertionError, match="alterou a lista"):
+        hidden.check_branch_count_distribution_hidden(mutates)
 
 
-@pytest.mark.parametrize("shortcut", [
-    lambda a, b: torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1],
-    lambda a, b: torch.stack([a.flatten(), b.flatten()]).corrcoef()[0, 1],
-    lambda a, b: float(np.corrcoef(a.flatten().numpy(), b.flatten().numpy())[0, 1]),
-], ids=["torch.corrcoef", "Tensor.corrcoef", "numpy.corrcoef"])
-def test_block_correlation_builtins_are_forbidden(shortcut):
-    with pytest.raises(ForbiddenCall, match=r"corrcoef.*correlação escrita por você"):
-        public.check_block_correlation(shortcut)
+def test_branch_count_distribution_trivial_answers_fail():
+    for trivial in (lambda rhos: [1.0] + [0.0] * len(rhos),
+                    lambda rhos: [1 / (len(rhos) + 1)] * (len(rhos) + 1)):
+        with pytest.raises(AssertionError, match="maior diferença"):
+            public.check_branch_count_distribution(trivial)
+    with pytest.raises(AssertionError, match="lista de números"):
+        public.check_branch_count_distribution(lambda rhos: "0,5")
 
 
-def test_block_correlation_statistics_module_is_forbidden():
-    import statistics
+def test_branch_count_distribution_enumerating_paths_is_forbidden():
+    def enumerates(rhos):
+        probabilities = [0.0] * (len(rhos) + 1)
+        for path in enumerate_paths(len(rhos)):
+            probabilities[len(path)] += 0.0
+        return probabilities
 
-    def from_statistics(a, b):
-        return statistics.correlation(a.flatten().tolist(), b.flatten().tolist())
-
-    with pytest.raises(ForbiddenCall, match=r"statistics\.correlation"):
-        public.check_block_correlation(from_statistics)
+    with pytest.raises(ForbiddenCall, match=r"enumerate_paths.*K = 64"):
+        public.check_branch_count_distribution(enumerates)
 
 
 # --------------------------------------------------------------------------------------------

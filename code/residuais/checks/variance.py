@@ -1,14 +1,14 @@
 """Verificações públicas dos exercícios de programação do capítulo 3 (variância).
 
 Os valores esperados são constantes escritas aqui (com as dos erros típicos, que viram dicas) ou
-previsões da teoria do capítulo, conferidas num experimento pequeno com margem medida; nenhuma
-resposta é calculada aqui.
+propriedades que a teoria do capítulo impõe (as probabilidades somam 1, a média é a profundidade
+efetiva); nenhuma resposta é calculada aqui.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,17 +28,15 @@ REASON_PREDICTION = "o exercício pede a variância prevista pela fórmula, não
 RULES_VARIANCE_AFTER_BLOCKS = (
     Rule("residuais.analysis.forward_variances", REASON_PREDICTION),
 )
-REASON_BLOCK = ("o exercício pede o bloco escrito por você; o ResidualBlock do curso já tem as "
-                "escalas (branch_scale, output_scale).")
+REASON_BLOCK = ("o exercício pede o bloco escrito por você (o ResidualBlock do curso usa uma "
+                "escala fixa, output_scale, e não a mede).")
 RULES_SCALED_RESIDUAL = (
     Rule("residuais.models.ResidualBlock", REASON_BLOCK),
 )
-REASON_CORRELATION = "o exercício pede a correlação escrita por você."
-RULES_BLOCK_CORRELATION = (
-    Rule("torch.corrcoef", REASON_CORRELATION),
-    Rule("torch.Tensor.corrcoef", REASON_CORRELATION),
-    Rule("numpy.corrcoef", REASON_CORRELATION),
-    Rule("statistics.correlation", REASON_CORRELATION),
+REASON_DISTRIBUTION = ("o exercício pede a distribuição calculada por você; enumerar os 2^K "
+                       "caminhos não cabe no tempo para K = 64.")
+RULES_BRANCH_COUNTS = (
+    Rule("residuais.analysis.enumerate_paths", REASON_DISTRIBUTION),
 )
 RULES_MAX_BRANCH_SCALE = (
     Rule("residuais.analysis.forward_variances",
@@ -48,6 +46,18 @@ RULES_MAX_BRANCH_SCALE = (
 
 def _relative(value: float) -> float:
     return 1e-9 * max(1.0, abs(value))
+
+
+def returned(got: Any, case: str) -> Any:
+    """``got``, ou uma falha clara quando a função não devolveu nada (devolveu ``None``)."""
+    if got is None:
+        fail(f"No caso “{case}” a função não devolveu nada (falta `return`?).")
+    return got
+
+
+def number(got: Any, case: str) -> float:
+    """O número que a função devolveu (com a mensagem do ``None`` antes da de tipo)."""
+    return as_float(returned(got, case), case)
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,11 +86,11 @@ def check_variance_after_blocks(fn: Callable[..., Any]) -> None:
         case = f"K = {n_blocks}, Var[h_0] = {var0}, α = {alpha}"
         with forbidden(fn, RULES_VARIANCE_AFTER_BLOCKS):
             got = call(fn, case, n_blocks, var0, alpha)
-        expect_close(as_float(got, case), expected, case, tol=_relative(expected), hints=hints)
+        expect_close(number(got, case), expected, case, tol=_relative(expected), hints=hints)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o bloco escalado, (h + α f(h)) / √(1 + α²)
+# exercício 2: o bloco com a escala medida, c · (h + α f(h)) com Var[saída] = Var[h]
 # --------------------------------------------------------------------------------------------
 
 # um ramo pequeno, ReLU → linear, com pesos escritos, e uma entrada h de forma (2, 3)
@@ -88,26 +98,43 @@ BRANCH_WEIGHT = ((1.0, -1.0, 0.5), (0.0, 2.0, -1.0), (-0.5, 0.0, 1.0))
 BRANCH_BIAS = (0.25, -0.5, 0.0)
 SCALED_INPUT = ((1.0, -2.0, 0.5), (-1.5, 3.0, 2.0))
 
-HINT_UNSCALED = "faltou dividir por √(1 + α²)."
-HINT_BY_SQRT2 = "o fator de correção depende de α: √(1 + α²), que só vale √2 quando α = 1."
-HINT_NO_ROOT = "divida por √(1 + α²), o desvio-padrão, e não por 1 + α², a variância."
+HINT_FIXED = ("1/√(1 + α²) só acerta quando o ramo preserva a variância e não se correlaciona "
+              "com a entrada; aqui isso não vale. Meça as duas variâncias e tire c delas.")
+HINT_UNSCALED = "faltou multiplicar a soma pela escala c."
+HINT_NO_ROOT = ("c multiplica cada valor, então multiplica a variância por c²: c é a raiz da "
+                "razão entre as variâncias.")
+HINT_INVERTED = ("a razão está invertida: c² = Var[h] / Var[h + α·branch(h)] (a saída deve "
+                 "voltar à variância de h).")
+HINT_PER_COLUMN = ("c é um número só, calculado com todos os elementos; uma escala por coluna "
+                   "já seria uma normalização por unidade.")
+HINT_IN_PLACE = ("sua função alterou o tensor h recebido (por exemplo com `+=` ou `mul_`); "
+                 "devolva um tensor novo e deixe h como estava.")
 
-# α → (saída esperada, {dica: saída de um erro típico})
-SCALED_CASES: dict[float, tuple[tuple[tuple[float, ...], ...], dict[str, Any]]] = {
-    0.75: (((1.7, -2.2, 0.4), (-2.25, 4.5, 2.8)), {
+# (ramo, α) → (saída esperada, {dica: saída de um erro típico}); "relu" é o ramo f(h) = ReLU(h),
+# muito correlacionado com a entrada
+SCALED_CASES: dict[tuple[str, float], tuple[tuple[tuple[float, ...], ...], dict[str, Any]]] = {
+    ("ReLU → linear", 0.75): (((1.218897, -1.577396, 0.286799), (-1.613246, 3.226493, 2.007595)), {
+        HINT_FIXED: ((1.7, -2.2, 0.4), (-2.25, 4.5, 2.8)),
         HINT_UNSCALED: ((2.125, -2.75, 0.5), (-2.8125, 5.625, 3.5)),
-        HINT_BY_SQRT2: ((1.502602, -1.944544, 0.353553), (-1.988738, 3.977476, 2.474874)),
-        HINT_NO_ROOT: ((1.36, -1.76, 0.32), (-1.8, 3.6, 2.24)),
+        HINT_NO_ROOT: ((0.699158, -0.904793, 0.164508), (-0.925356, 1.850712, 1.151554)),
+        HINT_INVERTED: ((3.704681, -4.794293, 0.871690), (-4.903254, 9.806508, 6.101827)),
+        HINT_PER_COLUMN: ((1.075949, -1.641791, 0.25), (-1.424051, 3.358209, 1.75)),
     }),
-    1.0: (((1.767767, -2.121320, 0.353553), (-2.298097, 4.596194, 2.828427)), {
-        HINT_UNSCALED: ((2.5, -3.0, 0.5), (-3.25, 6.5, 4.0)),
-        HINT_NO_ROOT: ((1.25, -1.5, 0.25), (-1.625, 3.25, 2.0)),
+    ("ReLU", 1.0): (((1.255584, -1.255584, 0.627792), (-0.941688, 3.766752, 2.511168)), {
+        HINT_FIXED: ((1.414214, -1.414214, 0.707107), (-1.060660, 4.242641, 2.828427)),
+        HINT_UNSCALED: ((2.0, -2.0, 1.0), (-1.5, 6.0, 4.0)),
+        HINT_NO_ROOT: ((0.788245, -0.788245, 0.394123), (-0.591184, 2.364736, 1.576491)),
+        HINT_INVERTED: ((3.185769, -3.185769, 1.592884), (-2.389327, 9.557306, 6.371538)),
+        HINT_PER_COLUMN: ((1.428571, -1.25, 0.5), (-1.071429, 3.75, 2.0)),
     }),
 }
 
 
-def small_branch() -> nn.Module:
-    """O ramo ReLU → linear (3 → 3) dos casos públicos, em ``float64``."""
+def small_branch(kind: str = "ReLU → linear") -> nn.Module:
+    """Os ramos dos casos públicos, em ``float64``: ReLU → linear (3 → 3) com pesos escritos, ou
+    só a ReLU."""
+    if kind == "ReLU":
+        return nn.Sequential(nn.ReLU())
     linear = nn.Linear(3, 3).double()
     with torch.no_grad():
         linear.weight.copy_(torch.tensor(BRANCH_WEIGHT))
@@ -119,15 +146,24 @@ def _table(values: Any) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
+def expect_untouched(given: torch.Tensor, original: torch.Tensor, case: str) -> None:
+    """Falha se a função alterou, no lugar, o tensor que recebeu."""
+    if not torch.equal(given, original):
+        fail(f"No caso “{case}” {HINT_IN_PLACE}")
+
+
 def check_scaled_residual(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(h, branch, alpha)`` = (h + α·branch(h)) / √(1 + α²) num ramo pequeno com
-    pesos fixos; os valores esperados estão escritos acima."""
+    """Confere ``fn(h, branch, alpha)`` = c·(h + α·branch(h)), com o número c > 0 que faz a
+    variância de todos os elementos da saída igual à de h, em dois ramos pequenos com pesos
+    fixos (um deles muito correlacionado com a entrada), e que h não é alterado no lugar; os
+    valores esperados estão escritos acima."""
     h = _table(SCALED_INPUT)
-    branch = small_branch()
-    for alpha, (expected, hints) in SCALED_CASES.items():
-        case = f"h de forma (2, 3), α = {alpha}"
+    for (kind, alpha), (expected, hints) in SCALED_CASES.items():
+        case = f"h de forma (2, 3), ramo {kind}, α = {alpha}"
+        given = h.clone()
         with torch.no_grad(), forbidden(fn, RULES_SCALED_RESIDUAL):
-            got = call(fn, case, h.clone(), branch, alpha)
+            got = returned(call(fn, case, given, small_branch(kind), alpha), case)
+        expect_untouched(given, h, case)
         expect_tensor(got, h.shape, case, f"a saída deve ter a forma de h, {tuple(h.shape)}",
                       type_first=True)
         expect_close(got, _table(expected), case, tol=1e-5,
@@ -135,107 +171,81 @@ def check_scaled_residual(fn: Callable[..., Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: a correlação entre a entrada e a saída dos blocos
+# exercício 3: quantos ramos tem o caminho típico — a distribuição, não só a média
 # --------------------------------------------------------------------------------------------
 
-HINT_UNCENTERED = "parece que as médias não foram subtraídas antes de multiplicar."
-HINT_SHAPE = ("a correlação pedida é um número só, entre todos os elementos dos dois tensores "
-              "(achatados), não uma por coluna ou por linha.")
-CORRELATION_A = ((1.0, 2.0), (3.0, 4.0))
-# h_next → (correlação, {dica: valor de um erro típico})
-CORRELATION_CASES: dict[tuple[tuple[float, ...], ...], tuple[float, dict[str, float]]] = {
-    ((4.0, 2.0), (8.0, 6.0)): (0.6, {
-        HINT_UNCENTERED: 0.933333,
-        "você dividiu a covariância pela variância de h_prev (isso é a inclinação da "
-        "regressão); divida pelo produto dos dois desvios-padrão.": 1.2,
-        "você dividiu a covariância pela variância de h_next; divida pelo produto dos dois "
-        "desvios-padrão.": 0.3,
-        "a covariância está com denominador n − 1 e os desvios-padrão com n: use o mesmo nos "
-        "três (ele se cancela).": 0.8,
-        "a covariância está com denominador n e os desvios-padrão com n − 1: use o mesmo nos "
-        "três (ele se cancela).": 0.45,
-        "isso é a covariância (denominador n); falta dividir pelo produto dos desvios-padrão.":
-            1.5,
-        "isso é a covariância (denominador n − 1); falta dividir pelo produto dos "
-        "desvios-padrão.": 2.0,
+HINT_REVERSED = ("a probabilidade de o caminho passar pelo ramo do bloco k é 1 − ρ_k² (a fração "
+                 "da variância que chega pelo ramo), não ρ_k² (a do atalho).")
+HINT_NOT_SQUARED = ("as frações da variância são ρ_k² (atalho) e 1 − ρ_k² (ramo): faltou elevar "
+                    "ρ_k ao quadrado.")
+HINT_BINOMIAL = ("isso é a binomial com a probabilidade média; cada bloco tem o seu ρ_k, e a "
+                 "distribuição precisa usar cada um.")
+HINT_LENGTH = ("com K blocos, o número de ramos vai de 0 a K: são K + 1 probabilidades "
+               "(a primeira é a do caminho só de atalhos).")
+
+# ρ_1, …, ρ_K → (P(ℓ = 0), …, P(ℓ = K), {dica: distribuição de um erro típico})
+BRANCH_COUNT_CASES: dict[tuple[float, ...], tuple[tuple[float, ...], dict[str, Any]]] = {
+    (0.6, 0.8, 1.0): ((0.2304, 0.5392, 0.2304, 0.0), {
+        HINT_REVERSED: (0.0, 0.2304, 0.5392, 0.2304),
+        HINT_NOT_SQUARED: (0.48, 0.44, 0.08, 0.0),
+        HINT_BINOMIAL: (0.296296, 0.444444, 0.222222, 0.037037),
     }),
-    ((2.0, -1.0), (-4.0, -7.0)): (-1.0, {
-        HINT_UNCENTERED: -0.872872,
-        "a correlação tem sinal: aqui h_next = 5 − 3·h_prev, uma reta decrescente.": 1.0,
+    (0.9, 0.5, 0.7, 0.95): ((0.089551, 0.392538, 0.405859, 0.104967, 0.007086), {
+        HINT_REVERSED: (0.007086, 0.104967, 0.405859, 0.392538, 0.089551),
+        HINT_NOT_SQUARED: (0.29925, 0.4765, 0.2, 0.0235, 0.00075),
+        HINT_BINOMIAL: (0.141318, 0.356679, 0.337591, 0.142011, 0.022402),
     }),
 }
-
-# O experimento: largura 256, lote 256, K = 4 blocos ReLU → linear (He), os do capítulo.
-EXPERIMENT_WIDTH = 256
-EXPERIMENT_BLOCKS = 4
-# remédio → (opções do ResidualBlock ou None para a camada sem atalho, Corr[h_0, h_k] prevista
-# para k = 1 … 4, margem). A previsão: o ramo preserva a variância e não se correlaciona com a
-# entrada, então cada bloco multiplica a correlação por 1/√(1 + α²) (a escala da soma não muda
-# nada); sem atalho, ≈ 0; com o ramo zerado, 1. As margens são cerca de 2,5 vezes o maior
-# desvio da previsão medido com a resposta de referência em 10 sementes (0,024; 0,004; 0;
-# 0,012).
-REMEDIES: dict[str, tuple[dict[str, Any] | None, tuple[float, ...], float]] = {
-    "soma ÷ √2": ({"output_scale": 2**-0.5}, (0.707107, 0.5, 0.353553, 0.25), 0.06),
-    "ramo × 0,2": ({"branch_scale": 0.2}, (0.980581, 0.961538, 0.942866, 0.924556), 0.015),
-    "ramo zerado": ({"zero_init_last": True}, (1.0, 1.0, 1.0, 1.0), 1e-4),
-    "sem atalho (camada sequencial)": (None, (0.0, 0.0, 0.0, 0.0), 0.05),
+# as correlações por bloco que o capítulo prevê para 30 blocos: soma ÷ √2 (todas 1/√2) e BN no
+# ramo, ρ_k = √((v_0 + k − 1)/(v_0 + k)) com v_0 = 2,1; a média da distribuição tem de ser a
+# profundidade efetiva Σ (1 − ρ_k²) de (c3-prof-efetiva): 15 e ≈ 2,52
+CHAPTER_RHOS: dict[str, tuple[float, ...]] = {
+    "soma ÷ √2, 30 blocos": (2**-0.5,) * 30,
+    "BN no ramo, 30 blocos": tuple(math.sqrt((2.1 + k - 1) / (2.1 + k)) for k in range(1, 31)),
 }
 
 
-def correlation_experiment(seed: int = 0) -> tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
-    """h_0 (lote 256, largura 256) e, para cada remédio, as saídas h_1 … h_4 de 4 blocos."""
-    from residuais.models import ResidualBlock
-
-    runs: dict[str, list[torch.Tensor]] = {}
-    with torch.random.fork_rng(), torch.no_grad():
-        torch.manual_seed(seed)
-        h0 = torch.randn(EXPERIMENT_WIDTH, EXPERIMENT_WIDTH)
-        for name, (options, _, _) in REMEDIES.items():
-            h, outputs = h0, []
-            for _ in range(EXPERIMENT_BLOCKS):
-                block = ResidualBlock(EXPERIMENT_WIDTH, batch_norm=False, **(options or {}))
-                h = block(h) if options is not None else block.branch(h)
-                outputs.append(h)
-            runs[name] = outputs
-    return h0, runs
+def distribution(got: Any, n_blocks: int, case: str) -> torch.Tensor:
+    """A resposta (lista, tupla ou tensor 1-D) como tensor ``float64`` de K + 1 elementos."""
+    got = returned(got, case)
+    try:
+        values = torch.as_tensor(got, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        fail(f"No caso “{case}” esperava uma lista de números, mas recebeu "
+             f"{type(got).__name__}.")
+    if values.numel() != n_blocks + 1:
+        fail(f"No caso “{case}” esperava {n_blocks + 1} probabilidades, mas recebeu "
+             f"{values.numel()}. Dica: {HINT_LENGTH}")
+    if not torch.isfinite(values).all():
+        fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN.")
+    return values
 
 
-def correlation_value(got: Any, case: str) -> float:
-    if isinstance(got, torch.Tensor) and got.numel() != 1:
-        fail(f"No caso “{case}” esperava um número, mas recebeu um tensor de forma "
-             f"{tuple(got.shape)}. Dica: {HINT_SHAPE}")
-    return as_float(got, case)
-
-
-def _expect_correlation(fn: Callable[..., Any], a: torch.Tensor, b: torch.Tensor, case: str,
-                        expected: float, tol: float, hints: Mapping[str, float]) -> None:
-    with forbidden(fn, RULES_BLOCK_CORRELATION):
-        got = call(fn, case, a.clone(), b.clone())
-    expect_close(correlation_value(got, case), expected, case, tol=tol, hints=hints)
-
-
-def check_block_correlation(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(h_prev, h_next)``, a correlação de Pearson entre todos os elementos de dois
-    tensores de mesma forma, em dois casos escritos; depois roda o experimento do capítulo com
-    ela: a correlação entre h_0 e h_k ao longo de 4 blocos, para cada remédio, deve seguir a
-    previsão (1 + α²)^(−k/2) (soma ÷ √2 e ramo × 0,2), 1 (ramo zerado) e 0 (sem atalho)."""
-    a = _table(CORRELATION_A)
-    for b, (expected, hints) in CORRELATION_CASES.items():
-        case = f"h_prev = {CORRELATION_A}, h_next = {b}"
-        _expect_correlation(fn, a, _table(b), case, expected, 1e-5, hints)
-
-    h0, runs = correlation_experiment()
-    for name, outputs in runs.items():
-        _, predictions, margin = REMEDIES[name]
-        for k, (h, predicted) in enumerate(zip(outputs, predictions, strict=True), start=1):
-            case = f"experimento “{name}”, Corr[h_0, h_{k}]"
-            with forbidden(fn, RULES_BLOCK_CORRELATION):
-                got = call(fn, case, h0.clone(), h.clone())
-            value = correlation_value(got, case)
-            if not (math.isfinite(value) and abs(value - predicted) <= margin):
-                fail(f"No caso “{case}” sua função deu {value:.4f}, mas a teoria prevê "
-                     f"{predicted:.4f} ± {margin:g} (lote 256, largura 256). Ela funciona com "
-                     f"tensores grandes e float32?")
+def check_branch_count_distribution(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(rhos)``: a distribuição do número de ramos atravessados por um caminho
+    sorteado com probabilidade proporcional à variância que carrega, P(ℓ = j) para j = 0 … K,
+    em dois casos escritos; depois, nas correlações que o capítulo prevê para 30 blocos, que as
+    probabilidades somam 1 e que a média é a profundidade efetiva Σ (1 − ρ_k²)."""
+    for rhos, (expected, hints) in BRANCH_COUNT_CASES.items():
+        case = f"ρ = {list(rhos)}"
+        with forbidden(fn, RULES_BRANCH_COUNTS):
+            got = call(fn, case, list(rhos))
+        values = distribution(got, len(rhos), case)
+        expect_close(values, _table(expected), case, tol=1e-5,
+                     hints={text: _table(wrong) for text, wrong in hints.items()})
+    for name, rhos in CHAPTER_RHOS.items():
+        case = f"{name} (as correlações previstas no capítulo)"
+        with forbidden(fn, RULES_BRANCH_COUNTS):
+            got = call(fn, case, list(rhos))
+        values = distribution(got, len(rhos), case)
+        total = values.sum().item()
+        if abs(total - 1) > 1e-6:
+            fail(f"No caso “{case}” as probabilidades somam {total:.6g}, e deveriam somar 1.")
+        mean = sum(j * p for j, p in enumerate(values.tolist()))
+        depth = sum(1 - r * r for r in rhos)  # (c3-prof-efetiva), a definição do capítulo
+        if abs(mean - depth) > 1e-6:
+            fail(f"No caso “{case}” a média da sua distribuição é {mean:.4f}, mas deveria ser "
+                 f"a profundidade efetiva Σ (1 − ρ_k²) = {depth:.4f}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,4 +278,4 @@ def check_max_branch_scale(fn: Callable[..., Any]) -> None:
         case = f"K = {n_blocks}, crescimento máximo G = {growth}"
         with forbidden(fn, RULES_MAX_BRANCH_SCALE):
             got = call(fn, case, n_blocks, growth)
-        expect_close(as_float(got, case), expected, case, tol=2e-6, hints=hints)
+        expect_close(number(got, case), expected, case, tol=2e-6, hints=hints)
