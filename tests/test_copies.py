@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from residuais.copies import FoldedCopies, FoldedLinear, VmappedCopies, fold, stack_copies
+from residuais.copies import FoldedCopies, VmappedCopies, stack_copies
+from residuais.folding import FoldedLinear, fold
 from residuais.models import BasicBlock, ConvNet, PlainMLP, ResidualMLP
 
 D_IN, N_CLASSES = 5, 3

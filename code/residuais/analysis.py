@@ -96,7 +96,8 @@ def input_grid(n_points: int = 256, low: float = -2.0, high: float = 2.0) -> tor
 
 @torch.no_grad()
 def freeze_batch_statistics(model: nn.Module, x: torch.Tensor) -> None:
-    """Calcula as estatísticas do batch norm no lote ``x`` e as congela (modo de avaliação).
+    """Calcula as estatísticas da normalização em lote (*batch norm*) no lote ``x`` e as congela
+    (modo de avaliação).
 
     Depois disso a rede é uma função de cada exemplo isolado, como na inferência, e a derivada
     dy_i/dx_i não mistura exemplos do lote.

@@ -1,4 +1,4 @@
-"""Normalização em lote (batch norm, Ioffe e Szegedy 2015) escrita do zero.
+"""Normalização em lote (*batch norm*, Ioffe e Szegedy 2015) escrita do zero.
 
 Segue as convenções do ``torch.nn.BatchNorm1d/2d`` (e é testada contra eles):
 
@@ -21,8 +21,8 @@ from residuais.shapes import check_positive, check_tensor
 
 
 class BatchNorm(nn.Module):
-    """Batch norm sobre o eixo 1 (atributos ou canais); as estatísticas são calculadas sobre
-    todos os outros eixos: o lote, e no caso 2d também as posições (altura × largura)."""
+    """Normalização em lote sobre o eixo 1 (atributos ou canais); as estatísticas são calculadas
+    sobre todos os outros eixos: o lote, e no caso 2d também as posições (altura × largura)."""
 
     expected_dims: int = 0  # definido pelas subclasses
 
@@ -67,13 +67,13 @@ class BatchNorm(nn.Module):
 
 
 class BatchNorm1d(BatchNorm):
-    """Batch norm para camadas densas: entrada (B, C), estatísticas por unidade."""
+    """Normalização em lote para camadas densas: entrada (B, C), estatísticas por unidade."""
 
     expected_dims = 2
 
 
 class BatchNorm2d(BatchNorm):
-    """Batch norm para convoluções: entrada (B, C, H, W), estatísticas por canal."""
+    """Normalização em lote para convoluções: entrada (B, C, H, W), estatísticas por canal."""
 
     expected_dims = 4
 

@@ -42,7 +42,7 @@ class TrainConfig:
             raise ValueError(f"optimizer deve ser 'sgd' ou 'adam'; recebeu {self.optimizer!r}.")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(
-                "epochs deve ser ≥ 1 e batch_size ≥ 2 (o batch norm precisa de lote > 1)."
+                "epochs deve ser ≥ 1 e batch_size ≥ 2 (a normalização em lote precisa de lote > 1)."
             )
         if self.eval_train_size is not None and self.eval_train_size < 1:
             raise ValueError(f"eval_train_size deve ser ≥ 1; recebeu {self.eval_train_size!r}.")

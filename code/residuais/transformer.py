@@ -67,7 +67,8 @@ class MultiHeadSelfAttention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    """A rede de duas camadas aplicada a cada posição separadamente: linear → ReLU → linear."""
+    """A rede direta por posição (*position-wise feed-forward network*, FFN): duas camadas
+    aplicadas a cada posição separadamente, linear → ReLU → linear."""
 
     def __init__(self, d_model: int, d_ff: int) -> None:
         super().__init__(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))

@@ -7,7 +7,7 @@ from torch import nn
 from residuais.shapes import check_positive
 
 # Configuração "D" de Simonyan e Zisserman (2015): números são canais de convoluções 3×3,
-# "M" é um max-pooling 2×2.
+# "M" é um agrupamento por máximo (*max pooling*) 2×2.
 VGG16_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M",
                 512, 512, 512, "M", 512, 512, 512, "M")  # fmt: skip
 
