@@ -1,5 +1,5 @@
-"""Os exercícios de programação do capítulo 4 (batch norm): as verificações públicas e ocultas
-aceitam a referência, recusam os erros típicos com a dica certa e os atalhos proibidos."""
+"""Os exercícios de programação do capítulo 4 (normalização em lote): as verificações públicas e
+ocultas aceitam a referência, recusam os erros típicos com a dica certa e os atalhos proibidos."""
 
 import copy
 
@@ -9,395 +9,295 @@ import torch.nn.functional as F
 from conftest import hidden_module
 from torch import nn
 
-from residuais.checks import ForbiddenCall
+from residuais.checks import ForbiddenCall, folding
 from residuais.checks import batchnorm as public
 from residuais.norm import BatchNorm1d
 
 hidden = hidden_module("batchnorm")
 
 # --------------------------------------------------------------------------------------------
-# exercício 1: batch_norm_eval
+# exercício 1: eval_affine
 # --------------------------------------------------------------------------------------------
 
 
-def test_batch_norm_eval_reference_passes_public_and_hidden():
-    public.check_batch_norm_eval(hidden.reference_batch_norm_eval)
-    hidden.check_batch_norm_eval_hidden(hidden.reference_batch_norm_eval)
-
-
-def _batch_stats(x, mean, var, gamma, beta, eps):
-    return gamma * (x - x.mean(0)) / torch.sqrt(x.var(0, correction=0) + eps) + beta
+def test_eval_affine_reference_passes_public_and_hidden():
+    public.check_eval_affine(hidden.reference_eval_affine)
+    hidden.check_eval_affine_hidden(hidden.reference_eval_affine)
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (_batch_stats, "não a média e a variância do lote"),
-    (lambda x, m, v, g, b, e: g * (x - m) / (v.sqrt() + e) + b, "e não σ \\+ ε"),
-    (lambda x, m, v, g, b, e: g * (x - m) / v.sqrt() + b, "faltou o ε"),
+    (lambda m, v, g, b, e: (g / (v.sqrt() + e), b - g / (v.sqrt() + e) * m), "e não σ̂ \\+ ε"),
+    (lambda m, v, g, b, e: (g / v.sqrt(), b - g / v.sqrt() * m), "faltou o ε"),
+    (lambda m, v, g, b, e: (g / (v + e).sqrt(), b + g / (v + e).sqrt() * m), "sinal de menos"),
+    (lambda m, v, g, b, e: (g / (v + e).sqrt(), b - m), "também é multiplicada"),
 ])
-def test_batch_norm_eval_typical_mistakes_get_their_hint(wrong, hint):
-    for check in (public.check_batch_norm_eval, hidden.check_batch_norm_eval_hidden):
+def test_eval_affine_typical_mistakes_get_their_hint(wrong, hint):
+    for check in (public.check_eval_affine, hidden.check_eval_affine_hidden):
         with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
             check(wrong)
 
 
-def test_batch_norm_eval_trivial_answers_fail():
-    with pytest.raises(AssertionError, match="maior diferença"):
-        public.check_batch_norm_eval(lambda x, m, v, g, b, e: x)
-    with pytest.raises(AssertionError, match="forma de x"):
-        public.check_batch_norm_eval(lambda x, m, v, g, b, e: torch.zeros(2))
-    with pytest.raises(AssertionError, match="maior diferença"):
-        public.check_batch_norm_eval(lambda x, m, v, g, b, e: torch.zeros_like(x))
-
-
-def test_batch_norm_eval_in_place_answer_fails_the_hidden_check():
-    def in_place(x, mean, var, gamma, beta, eps):
-        return x.sub_(mean).div_(torch.sqrt(var + eps)).mul_(gamma).add_(beta)
-
-    public.check_batch_norm_eval(in_place)
-    with pytest.raises(AssertionError, match="alterou os tensores"):
-        hidden.check_batch_norm_eval_hidden(in_place)
-
-
-def _with_functional(x, mean, var, gamma, beta, eps):
-    return F.batch_norm(x, mean, var, gamma, beta, training=False, eps=eps)
-
-
-def _with_torch_module(x, mean, var, gamma, beta, eps):
-    bn = nn.BatchNorm1d(x.shape[1], eps=eps).double().eval()
-    bn.running_mean.copy_(mean)
-    bn.running_var.copy_(var)
-    with torch.no_grad():
-        bn.weight.copy_(gamma)
-        bn.bias.copy_(beta)
-    return bn(x)
-
-
-def _with_course_module(x, mean, var, gamma, beta, eps):
-    bn = BatchNorm1d(x.shape[1], eps=eps).double().eval()
-    bn.running_mean.copy_(mean)
-    bn.running_var.copy_(var)
-    with torch.no_grad():
-        bn.weight.copy_(gamma)
-        bn.bias.copy_(beta)
-    return bn(x)
-
-
-def _with_aten(x, mean, var, gamma, beta, eps):
-    return torch.batch_norm(x, gamma, beta, mean, var, False, 0.1, eps, False)
-
-
-# ``nn.BatchNorm1d`` tem o nome do ``BatchNorm1d`` do curso importado aqui (como no notebook do
-# capítulo), e a conferência dos nomes globais da resposta acha este primeiro: a mensagem pode
-# nomear qualquer um dos dois, ambos proibidos.
-@pytest.mark.parametrize(("shortcut", "name"), [
-    (_with_functional, "torch.nn.functional.batch_norm"),
-    (_with_torch_module, "(torch.nn|residuais.norm).BatchNorm1d"),
-    (_with_course_module, "residuais.norm.BatchNorm1d"),
-    (_with_aten, "torch.batch_norm"),
-])
-def test_batch_norm_eval_shortcuts_are_forbidden(shortcut, name):
-    for check in (public.check_batch_norm_eval, hidden.check_batch_norm_eval_hidden):
-        with pytest.raises(ForbiddenCall, match=rf"\({name}\).*avaliação escrita por você"):
-            check(shortcut)
-
-
-# --------------------------------------------------------------------------------------------
-# exercício 2: batch_norm_train
-# --------------------------------------------------------------------------------------------
-
-
-def test_batch_norm_train_reference_passes_public_and_hidden():
-    public.check_batch_norm_train(hidden.reference_batch_norm_train)
-    hidden.check_batch_norm_train_hidden(hidden.reference_batch_norm_train)
-
-
-def _normalized(x, eps, dim=0, correction=0):
-    mean = x.mean(dim, keepdim=True)
-    return (x - mean) / torch.sqrt(x.var(dim, correction=correction, keepdim=True) + eps)
-
-
-@pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda x, g, b, e: g * _normalized(x, e, correction=1) + b, "variância viesada"),
-    (lambda x, g, b, e: g * (x - x.mean(0)) / (x.std(0, correction=0) + e) + b,
-     "e não σ \\+ ε"),
-    (lambda x, g, b, e: g * (x - x.mean(0)) / x.std(0, correction=0) + b, "faltou o ε"),
-    (lambda x, g, b, e: g * _normalized(x, e, dim=1) + b, "eixo 0, não no eixo 1"),
-    (lambda x, g, b, e: _normalized(x, e), "faltou aplicar γ e β"),
-])
-def test_batch_norm_train_typical_mistakes_get_their_hint(wrong, hint):
-    with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
-        public.check_batch_norm_train(wrong)
-
-
-@pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda x, g, b, e: g * _normalized(x, e, correction=1) + b, "variância viesada"),
-    (lambda x, g, b, e: g * (x - x.mean(0)) / (x.std(0, correction=0) + e) + b,
-     "e não σ \\+ ε"),
-    (lambda x, g, b, e: g * _normalized(x, e, dim=1) + b, "eixo 0, não no eixo 1"),
-])
-def test_batch_norm_train_hidden_check_gives_the_hints_too(wrong, hint):
-    with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
-        hidden.check_batch_norm_train_hidden(wrong)
-
-
-def test_batch_norm_train_trivial_answers_fail():
-    with pytest.raises(AssertionError, match="maior diferença"):
-        public.check_batch_norm_train(lambda x, g, b, e: x)
-    with pytest.raises(AssertionError, match="forma de x"):
-        public.check_batch_norm_train(lambda x, g, b, e: x.T)
-
-
-@pytest.mark.parametrize(("shortcut", "name"), [
-    (lambda x, g, b, e: F.batch_norm(x, None, None, g, b, training=True, eps=e),
-     "torch.nn.functional.batch_norm"),
-    (lambda x, g, b, e: F.layer_norm(x.T, (x.shape[0],), eps=e).T * g + b,
-     "torch.nn.functional.layer_norm"),
-    (lambda x, g, b, e: BatchNorm1d(x.shape[1], eps=e).double()(x) * g + b,
-     "residuais.norm.BatchNorm1d"),
-    (lambda x, g, b, e: nn.BatchNorm1d(x.shape[1], eps=e).double()(x) * g + b,
-     "(torch.nn|residuais.norm).BatchNorm1d"),
-])
-def test_batch_norm_train_shortcuts_are_forbidden(shortcut, name):
-    with pytest.raises(ForbiddenCall, match=rf"\({name}\).*treino escrita por você"):
-        public.check_batch_norm_train(shortcut)
-
-
-# --------------------------------------------------------------------------------------------
-# exercício 3: update_running_stats
-# --------------------------------------------------------------------------------------------
-
-
-def test_running_stats_reference_passes_public_and_hidden():
-    public.check_running_stats_update(hidden.reference_update_running_stats)
-    hidden.check_running_stats_update_hidden(hidden.reference_update_running_stats)
-
-
-def test_running_stats_lerp_answer_passes():
-    def with_lerp(mean, var, x, m):
-        return mean.lerp(x.mean(0), m), var.lerp(x.var(0), m)
-
-    public.check_running_stats_update(with_lerp)
-    hidden.check_running_stats_update_hidden(with_lerp)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_running_stats_experiment_margin_holds_for_other_seeds(seed):
-    mean = torch.zeros(8, dtype=torch.float64)
-    var = torch.ones(8, dtype=torch.float64)
-    variances = []
-    for x in public.experiment_batches(seed):
-        mean, var = hidden.reference_update_running_stats(mean, var, x, 0.1)
-        variances.append(var)
-    average = torch.stack(variances[public.EXPERIMENT_BURN_IN:]).mean().item()
-    assert abs(average - public.TRUE_VARIANCE) <= public.VARIANCE_MARGIN / 2
-
-
-@pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda mean, var, x, m: (m * mean + (1 - m) * x.mean(0),
-                              m * var + (1 - m) * x.var(0)), "estatística \\*nova\\*"),
-    (lambda mean, var, x, m: ((1 - m) * mean + m * x.mean(0),
-                              (1 - m) * var + m * x.var(0, correction=0)), "\\*não viesada\\*"),
-])
-def test_running_stats_typical_mistakes_get_their_hint(wrong, hint):
-    for check in (public.check_running_stats_update, hidden.check_running_stats_update_hidden):
-        with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
-            check(wrong)
-
-
-def test_running_stats_trivial_and_malformed_answers_fail():
-    with pytest.raises(AssertionError, match=r"valor correto|maior diferença"):
-        public.check_running_stats_update(lambda mean, var, x, m: (mean, var))
-    with pytest.raises(AssertionError, match="esperava um par"):
-        public.check_running_stats_update(lambda mean, var, x, m: mean)
+def test_eval_affine_malformed_answers_fail():
+    with pytest.raises(AssertionError, match="esperava 2 tensores"):
+        public.check_eval_affine(lambda m, v, g, b, e: g)
     with pytest.raises(AssertionError, match="forma"):
-        public.check_running_stats_update(lambda mean, var, x, m: (x, x))
+        public.check_eval_affine(lambda m, v, g, b, e: (g[:1], b))
 
 
-def test_running_stats_drift_in_the_experiment_is_caught():
-    calls = []
+def test_eval_affine_probing_a_batch_norm_is_forbidden():
+    def probing(m, v, g, b, e):
+        bn = nn.BatchNorm1d(len(g), eps=e).double().eval()
+        with torch.no_grad():
+            bn.weight.copy_(g)
+            bn.bias.copy_(b)
+            bn.running_mean.copy_(m)
+            bn.running_var.copy_(v)
+            c = bn(torch.zeros(1, len(g), dtype=torch.float64))[0]
+            return bn(torch.ones(1, len(g), dtype=torch.float64))[0] - c, c
 
-    def drifts(mean, var, x, m):
-        calls.append(1)
-        new_mean, new_var = hidden.reference_update_running_stats(mean, var, x, m)
-        return new_mean, new_var * (1.01 if len(calls) > 20 else 1.0)
-
-    with pytest.raises(AssertionError, match=r"passo 20.*se afastaram"):
-        public.check_running_stats_update(drifts)
-
-
-def _with_torch_buffers(mean, var, x, m):
-    bn = nn.BatchNorm1d(x.shape[1], momentum=m).double()
-    bn.running_mean.copy_(mean)
-    bn.running_var.copy_(var)
-    bn(x)
-    return bn.running_mean, bn.running_var
+    with pytest.raises(ForbiddenCall, match=r"BatchNorm1d.*pela fórmula"):
+        public.check_eval_affine(probing)
 
 
-def _with_functional_update(mean, var, x, m):
-    mean, var = mean.clone(), var.clone()
-    F.batch_norm(x, mean, var, training=True, momentum=m)
-    return mean, var
+def test_eval_affine_in_place_answer_fails_the_hidden_check():
+    def in_place(m, v, g, b, e):
+        scale = g.div_(torch.sqrt(v + e))
+        return scale, b - scale * m
 
-
-@pytest.mark.parametrize(("shortcut", "name"), [
-    (_with_torch_buffers, "(torch.nn|residuais.norm).BatchNorm1d"),
-    (_with_functional_update, "torch.nn.functional.batch_norm"),
-])
-def test_running_stats_shortcuts_are_forbidden(shortcut, name):
-    with pytest.raises(ForbiddenCall, match=rf"\({name}\).*médias móveis escrita por você"):
-        public.check_running_stats_update(shortcut)
-
-
-def test_running_stats_course_module_is_forbidden():
-    def with_course_module(mean, var, x, m):
-        bn = BatchNorm1d(x.shape[1], momentum=m).double()
-        bn.running_mean.copy_(mean)
-        bn.running_var.copy_(var)
-        bn(x)
-        return bn.running_mean, bn.running_var
-
-    with pytest.raises(ForbiddenCall, match=r"\(residuais.norm.BatchNorm1d\)"):
-        public.check_running_stats_update(with_course_module)
+    public.check_eval_affine(in_place)
+    with pytest.raises(AssertionError, match="alterou os tensores"):
+        hidden.check_eval_affine_hidden(in_place)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 4: fold_batch_norm
+# exercícios 2 e 3: batch_norm_backward e batch_norm2d_backward
+# --------------------------------------------------------------------------------------------
+
+BACKWARDS = [
+    (public.check_batch_norm_backward, hidden.check_batch_norm_backward_hidden,
+     hidden.reference_batch_norm_backward),
+    (public.check_batch_norm2d_backward, hidden.check_batch_norm2d_backward_hidden,
+     hidden.reference_batch_norm2d_backward),
+]
+
+
+@pytest.mark.parametrize(("check", "check_hidden", "reference"), BACKWARDS)
+def test_backward_reference_passes_public_and_hidden(check, check_hidden, reference):
+    check(reference)
+    check_hidden(reference)
+
+
+def _backward(dims, mean_term=True, hat_term=True, swap=False):
+    """A passagem para trás escrita à mão, com um dos erros típicos ligado."""
+    def answer(g, x, gamma, eps):
+        axes = tuple(range(x.dim())) if dims is None else dims
+        axes = tuple(d for d in axes if d != 1)
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        inv_std = 1 / torch.sqrt(x.var(dim=axes, correction=0, keepdim=True) + eps)
+        x_hat = (x - x.mean(dim=axes, keepdim=True)) * inv_std
+        inner = g.clone()
+        if mean_term:
+            inner = inner - g.mean(dim=axes, keepdim=True)
+        if hat_term:
+            inner = inner - x_hat * (g * x_hat).mean(dim=axes, keepdim=True)
+        sums = (g * x_hat).sum(dim=axes), g.sum(dim=axes)
+        return (gamma.view(shape) * inv_std * inner, *(sums[::-1] if swap else sums))
+    return answer
+
+
+@pytest.mark.parametrize(("wrong", "hint"), [
+    (_backward(None, mean_term=False, hat_term=False), "faltaram os dois termos"),
+    (_backward(None, mean_term=False), "faltou subtrair ḡ"),
+    (_backward(None, hat_term=False), "faltou o termo ĥ"),
+    (_backward(None, swap=True), "∂L/∂γ = Σ g·ĥ"),
+])
+def test_backward_typical_mistakes_get_their_hint(wrong, hint):
+    for check in (public.check_batch_norm_backward, public.check_batch_norm2d_backward,
+                  hidden.check_batch_norm_backward_hidden):
+        with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
+            check(wrong)
+
+
+def test_backward_conv_over_the_batch_axis_only_is_explained():
+    public.check_batch_norm2d_backward(_backward(None))  # a conta geral passa
+    with pytest.raises(AssertionError, match=r"∂L/∂γ.*forma \(3,\), mas tem forma \(3, 5, 5\)"):
+        public.check_batch_norm2d_backward(_backward((0,)))  # a do exercício 2, sem mudar
+
+    def batch_axis_statistics(g, x, gamma, eps):
+        grad_x, _, _ = _backward((0,))(g, x, gamma, eps)
+        return grad_x, *hidden.reference_batch_norm2d_backward(g, x, gamma, eps)[1:]
+
+    with pytest.raises(AssertionError, match=r"Dica: .*os eixos 0, 2 e 3"):
+        public.check_batch_norm2d_backward(batch_axis_statistics)
+
+
+def test_backward_batch_of_one_is_checked_and_has_zero_input_gradient():
+    """O caso B = 1 das verificações: a resposta certa dá ∂L/∂x = 0 e ∂L/∂β = g."""
+    assert ((1, 3), 1.0) in public.BACKWARD_CASES
+    x, gamma, g = public.backward_inputs((1, 3), 1.0, 0)
+    grad_x, _, grad_beta = hidden.reference_batch_norm_backward(g, x, gamma, 1e-5)
+    assert torch.equal(grad_x, torch.zeros_like(x)) and torch.equal(grad_beta, g[0])
+
+
+def _with_autograd(g, x, gamma, eps):
+    x = x.clone().requires_grad_(True)
+    gamma = gamma.clone().requires_grad_(True)
+    beta = torch.zeros_like(gamma, requires_grad=True)
+    axes = tuple(d for d in range(x.dim()) if d != 1)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    y = gamma.view(shape) * (x - x.mean(axes, keepdim=True)) / torch.sqrt(
+        x.var(axes, correction=0, keepdim=True) + eps) + beta.view(shape)
+    (y * g).sum().backward()
+    return x.grad, gamma.grad, beta.grad
+
+
+def _with_grad(g, x, gamma, eps):
+    x = x.clone().requires_grad_(True)
+    y = F.batch_norm(x, None, None, gamma, None, training=True, eps=eps)
+    return torch.autograd.grad((y * g).sum(), x)[0], (g * y / gamma).sum(0), g.sum(0)
+
+
+def _with_aten(g, x, gamma, eps):
+    return torch.ops.aten.native_batch_norm_backward(
+        g, x, gamma, None, None, x.mean(0), 1 / torch.sqrt(x.var(0, correction=0) + eps), True,
+        eps, [True, True, True])
+
+
+@pytest.mark.parametrize(("shortcut", "name"), [
+    (_with_autograd, "backward"),
+    (_with_grad, "torch.autograd.grad"),
+    (_with_aten, "native_batch_norm_backward"),
+])
+def test_backward_shortcuts_are_forbidden(shortcut, name):
+    with pytest.raises(ForbiddenCall, match=rf"{name}.*sem o autograd"):
+        public.check_batch_norm_backward(shortcut)
+
+
+def test_backward_in_place_answer_fails_the_hidden_check():
+    def in_place(g, x, gamma, eps):
+        grad_x, grad_gamma, grad_beta = hidden.reference_batch_norm_backward(g, x, gamma, eps)
+        g.zero_()
+        return grad_x, grad_gamma, grad_beta
+
+    public.check_batch_norm_backward(in_place)
+    with pytest.raises(AssertionError, match="alterou os tensores"):
+        hidden.check_batch_norm_backward_hidden(in_place)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 4: fold_batch_norm_conv
 # --------------------------------------------------------------------------------------------
 
 
 def test_fold_reference_passes_public_and_hidden():
-    public.check_fold_batch_norm(hidden.reference_fold_batch_norm)
-    hidden.check_fold_batch_norm_hidden(hidden.reference_fold_batch_norm)
+    folding.check_fold_batch_norm_conv(hidden.reference_fold_batch_norm_conv)
+    hidden.check_fold_batch_norm_conv_hidden(hidden.reference_fold_batch_norm_conv)
 
 
-def test_fold_by_probing_an_eval_copy_passes():
-    """Quem percebe que bn(linear(x)) em avaliação é afim e o mede num cópia também acerta."""
-    def probing(linear, bn):
-        composed = nn.Sequential(copy.deepcopy(linear), copy.deepcopy(bn)).eval()
+def _folded(weight_scale, bias_fn, eps=True, geometry=True):
+    def answer(conv, bn):
+        var = bn.running_var + (bn.eps if eps else 0.0)
+        scale = bn.weight / torch.sqrt(var)
+        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+        kwargs = ({"stride": conv.stride, "padding": conv.padding, "dilation": conv.dilation}
+                  if geometry else {})
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, **kwargs)
         with torch.no_grad():
-            bias = composed(torch.zeros(1, linear.in_features))[0]
-            weight = (composed(torch.eye(linear.in_features)) - bias).T
-        folded = nn.Linear(linear.in_features, linear.out_features)
-        with torch.no_grad():
-            folded.weight.copy_(weight)
-            folded.bias.copy_(bias)
+            folded.weight.copy_(weight_scale(conv.weight, scale))
+            folded.bias.copy_(bias_fn(bias, scale, bn))
         return folded
-
-    public.check_fold_batch_norm(probing)
-    hidden.check_fold_batch_norm_hidden(probing)
+    return answer
 
 
-def _folded(linear, bn, weight_scale, bias_fn):
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-    folded = nn.Linear(linear.in_features, linear.out_features)
-    with torch.no_grad():
-        folded.weight.copy_(weight_scale(linear.weight, scale))
-        folded.bias.copy_(bias_fn(bias, scale, bn))
-    return folded
+def _right_weight(w, s):
+    return s[:, None, None, None] * w
 
 
-def _right_bias(bias, scale, bn):
-    return scale * (bias - bn.running_mean) + bn.bias
-
-
-def _no_eps(linear, bn):
-    scale = bn.weight / torch.sqrt(bn.running_var)
-    bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-    folded = nn.Linear(linear.in_features, linear.out_features)
-    with torch.no_grad():
-        folded.weight.copy_(scale[:, None] * linear.weight)
-        folded.bias.copy_(scale * (bias - bn.running_mean) + bn.bias)
-    return folded
+def _right_bias(b, s, bn):
+    return s * (b - bn.running_mean) + bn.bias
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (_no_eps, "faltou o ε"),
-    (lambda lin, bn: _folded(lin, bn, lambda w, s: w, _right_bias), "as linhas de W também"),
-    (lambda lin, bn: _folded(lin, bn, lambda w, s: w * s, _right_bias), "não uma coluna"),
-    (lambda lin, bn: _folded(lin, bn, lambda w, s: s[:, None] * w,
-                             lambda b, s, bn: s * b + bn.bias), "subtrair a média móvel"),
+    (_folded(_right_weight, _right_bias, eps=False), "faltou o ε"),
+    (_folded(lambda w, s: w, _right_bias), "os filtros também"),
+    (_folded(lambda w, s: w * s[None, :, None, None], _right_bias), "o eixo 0, não o 1"),
+    (_folded(_right_weight, lambda b, s, bn: s * b + bn.bias), "subtrair a média móvel"),
 ])
 def test_fold_typical_mistakes_get_their_hint(wrong, hint):
     with pytest.raises(AssertionError, match=f"Dica: .*{hint}"):
-        public.check_fold_batch_norm(wrong)
+        folding.check_fold_batch_norm_conv(wrong)
+
+
+def _no_dilation(conv, bn):
+    folded = hidden.reference_fold_batch_norm_conv(conv, bn)
+    folded.dilation = (1, 1)
+    return folded
+
+
+def test_fold_losing_the_geometry_is_explained():
+    with pytest.raises(AssertionError, match=r"padding = .*a geometria"):
+        folding.check_fold_batch_norm_conv(_folded(_right_weight, _right_bias, geometry=False))
+    with pytest.raises(AssertionError, match=r"dilation = .*a geometria"):
+        hidden.check_fold_batch_norm_conv_hidden(_no_dilation)
 
 
 def test_fold_calling_bn_in_training_mode_is_explained():
-    def batch_statistics(linear, bn):
+    def batch_statistics(conv, bn):
         with torch.no_grad():
-            out = bn(linear(torch.randn(16, linear.in_features)))
-        folded = nn.Linear(linear.in_features, linear.out_features)
-        with torch.no_grad():
-            folded.bias.copy_(out.mean(0))
-        return folded
+            bn(conv(torch.randn(4, conv.in_channels, 7, 7)))
+        return hidden.reference_fold_batch_norm_conv(conv, bn)
 
-    with pytest.raises(AssertionError, match=r"alterou o linear ou o bn.*Dica: chamar bn em modo "
+    with pytest.raises(AssertionError, match=r"alterou a conv ou o bn.*Dica: chamar bn em modo "
                                              r"de treino"):
-        public.check_fold_batch_norm(batch_statistics)
+        folding.check_fold_batch_norm_conv(batch_statistics)
 
 
 def test_fold_modifying_the_originals_fails():
-    def in_place(linear, bn):
+    def in_place(conv, bn):
         with torch.no_grad():
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            linear.weight.mul_(scale[:, None])
-        return linear
+            conv.weight.mul_(2)
+        return hidden.reference_fold_batch_norm_conv(conv, bn)
 
-    for check in (public.check_fold_batch_norm, hidden.check_fold_batch_norm_hidden):
-        with pytest.raises(AssertionError, match="alterou o linear ou o bn"):
+    for check in (folding.check_fold_batch_norm_conv, hidden.check_fold_batch_norm_conv_hidden):
+        with pytest.raises(AssertionError, match="alterou a conv ou o bn"):
             check(in_place)
-
-    def switches_to_eval(linear, bn):
-        bn.eval()
-        return hidden.reference_fold_batch_norm(linear, bn)
-
-    with pytest.raises(AssertionError, match="modo treino/avaliação"):
-        public.check_fold_batch_norm(switches_to_eval)
 
 
 def test_fold_trivial_and_malformed_answers_fail():
     with pytest.raises(AssertionError, match="maior diferença"):
-        public.check_fold_batch_norm(lambda linear, bn: copy.deepcopy(linear)
-                                     if linear.bias is not None else
-                                     nn.Linear(linear.in_features, linear.out_features))
-    with pytest.raises(AssertionError, match=r"esperava um nn\.Linear"):
-        public.check_fold_batch_norm(lambda linear, bn: nn.Sequential(linear, bn))
+        folding.check_fold_batch_norm_conv(_folded(lambda w, s: w, lambda b, s, bn: b))
+    with pytest.raises(AssertionError, match=r"esperava um nn\.Conv2d"):
+        folding.check_fold_batch_norm_conv(lambda conv, bn: nn.Sequential(conv, bn))
 
-    def without_bias(linear, bn):
-        return nn.Linear(linear.in_features, linear.out_features, bias=False)
+    def without_bias(conv, bn):
+        return nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                         stride=conv.stride, padding=conv.padding, bias=False)
 
     with pytest.raises(AssertionError, match="não tem viés"):
-        public.check_fold_batch_norm(without_bias)
+        folding.check_fold_batch_norm_conv(without_bias)
 
 
-@pytest.mark.parametrize("name", ["fuse_linear_bn_eval", "fuse_linear_bn_weights"])
+@pytest.mark.parametrize("name", ["fuse_conv_bn_eval", "fuse_conv_bn_weights"])
 def test_fold_fusion_builtins_are_forbidden(name):
     from torch.nn.utils import fusion
 
-    def with_fusion(linear, bn):
-        if name == "fuse_linear_bn_eval":
-            return fusion.fuse_linear_bn_eval(copy.deepcopy(linear).eval(),
-                                              copy.deepcopy(bn).eval())
-        weight, bias = fusion.fuse_linear_bn_weights(
-            linear.weight, linear.bias if linear.bias is not None
-            else torch.zeros(linear.out_features), bn.running_mean, bn.running_var, bn.eps,
-            bn.weight, bn.bias)
-        folded = nn.Linear(linear.in_features, linear.out_features)
-        folded.weight, folded.bias = weight, bias
+    def with_fusion(conv, bn):
+        if name == "fuse_conv_bn_eval":
+            return fusion.fuse_conv_bn_eval(copy.deepcopy(conv).eval(), copy.deepcopy(bn).eval())
+        folded = copy.deepcopy(conv)
+        folded.weight, folded.bias = fusion.fuse_conv_bn_weights(
+            conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
         return folded
 
     with pytest.raises(ForbiddenCall, match=rf"\(torch.nn.utils.fusion.{name}\).*dobramento"):
-        public.check_fold_batch_norm(with_fusion)
+        folding.check_fold_batch_norm_conv(with_fusion)
 
 
-def test_fold_quantization_fuser_is_forbidden():
-    from torch.ao.quantization import fuse_modules
+def test_the_course_batch_norm_is_forbidden_where_it_answers():
+    """A BN do curso (residuais.norm) também não vale onde a do PyTorch não vale."""
+    def probing(m, v, g, b, e):
+        bn = BatchNorm1d(len(g), eps=e).double().eval()
+        return bn.weight * 0 + g / torch.sqrt(v + e), b - g / torch.sqrt(v + e) * m
 
-    def with_fuser(linear, bn):
-        model = nn.Sequential(copy.deepcopy(linear), copy.deepcopy(bn)).eval()
-        return fuse_modules(model, [["0", "1"]])[0]
-
-    # a função de alto nível chama fuse_linear_bn_eval por dentro: a mensagem nomeia uma das duas
-    with pytest.raises(ForbiddenCall, match=r"fuse_modules|fuse_linear_bn_eval"):
-        public.check_fold_batch_norm(with_fuser)
+    with pytest.raises(ForbiddenCall, match=r"residuais.norm.BatchNorm1d"):
+        public.check_eval_affine(probing)

@@ -302,14 +302,9 @@ def test_student_repository_passes_its_own_tests_on_a_fresh_clone(student_repo, 
 # exercícios que se respondem copiando e renomeando o que o estudante vê ou instala
 # --------------------------------------------------------------------------------------------
 
-# capítulos que outros ajudantes estão redesenhando agora (issue 29): a cópia é conhecida
-RENAMED_COPY_KNOWN = {
-    "01_processamento_sequencial.ipynb": "autocorrelation é lag1_autocorrelation com 1 → lag",
-    "04_batch_norm.ipynb": "BatchNorm.forward (literalinclude) responde os ex. 1 e 2; a célula 13 "
-                           "calcula o scale do ex. 4",
-    "05_arquiteturas.ipynb": "crop_and_concat é center_crop seguido de torch.cat",
-    "06_fluxo_residual.ipynb": "attention é scaled_dot_product_attention sem a máscara",
-}
+# capítulos com uma cópia conhecida, enquanto são redesenhados (xfail estrito: quando a cópia some,
+# o teste avisa para tirar o capítulo daqui). Na issue 29 estiveram aqui os caps. 1, 4, 5 e 6.
+RENAMED_COPY_KNOWN: dict[str, str] = {}
 
 
 def _shown_code(masters: dict[str, dict]) -> list[renamed_code.Unit]:

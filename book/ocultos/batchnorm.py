@@ -1,76 +1,75 @@
-"""Testes ocultos do capítulo 4 (batch norm): as respostas de referência e os casos extras.
+"""Testes ocultos do capítulo 4 (normalização em lote): as respostas de referência e os casos
+extras.
 
-Só o professor tem este arquivo (vai no arquivo do corretor); as regras e as dicas vêm das
-verificações públicas, em ``residuais.checks.batchnorm``.
+Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as peças das
+verificações vêm das verificações públicas, em ``residuais.checks.batchnorm`` e
+``residuais.checks.folding`` (nada é repetido aqui).
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from residuais.checks.batchnorm import (
-    HINT_BATCH_STATS,
-    HINT_BIASED_RUNNING,
-    HINT_LECTURE_EPS,
-    HINT_NO_EPS,
-    HINT_SWAPPED,
-    HINT_UNBIASED,
-    HINT_WRONG_AXIS,
-    RULES_BATCH_NORM_EVAL,
-    RULES_BATCH_NORM_TRAIN,
-    RULES_FOLD,
-    RULES_RUNNING_STATS,
-    batch_norm_module,
-    expect_folded,
-    expect_pair,
-    fold_case,
-    module_state,
-    same_state,
+    RULES_BACKWARD,
+    RULES_EVAL_AFFINE,
+    affine_hints,
+    backward_inputs,
+    check_backward_case,
+    eval_module,
+    expect_tensors,
 )
-from residuais.checks.core import call, expect_close, expect_tensor, fail, forbidden
+from residuais.checks.core import call, expect_close, fail, forbidden
+from residuais.checks.folding import check_fold_case, fold_case
 
 # --------------------------------------------------------------------------------------------
 # respostas de referência
 # --------------------------------------------------------------------------------------------
 
 
-def reference_batch_norm_eval(x: torch.Tensor, running_mean: torch.Tensor,
-                              running_var: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
-                              eps: float) -> torch.Tensor:
-    """y = γ (x − μ̂)/√(σ̂² + ε) + β, com as médias móveis μ̂ e σ̂²."""
-    return gamma * (x - running_mean) / torch.sqrt(running_var + eps) + beta
+def reference_eval_affine(running_mean: torch.Tensor, running_var: torch.Tensor,
+                          gamma: torch.Tensor, beta: torch.Tensor, eps: float
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """a = γ/√(σ̂² + ε) e c = β − a·μ̂."""
+    scale = gamma / torch.sqrt(running_var + eps)
+    return scale, beta - scale * running_mean
 
 
-def reference_batch_norm_train(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
-                               eps: float) -> torch.Tensor:
-    """Batch norm de treino: média e variância viesada de cada unidade sobre o lote."""
-    mean = x.mean(dim=0)
-    var = x.var(dim=0, correction=0)
-    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+def reference_batch_norm_backward(grad_out: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor,
+                                  eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """∂L/∂h = γ/√(σ² + ε)·(g − ḡ − ĥ·média(g ĥ)), ∂L/∂γ = Σ g ĥ, ∂L/∂β = Σ g, por unidade."""
+    inv_std = 1 / torch.sqrt(x.var(dim=0, correction=0) + eps)
+    x_hat = (x - x.mean(dim=0)) * inv_std
+    projection = grad_out.mean(dim=0) + x_hat * (grad_out * x_hat).mean(dim=0)
+    return (gamma * inv_std * (grad_out - projection), (grad_out * x_hat).sum(dim=0),
+            grad_out.sum(dim=0))
 
 
-def reference_update_running_stats(running_mean: torch.Tensor, running_var: torch.Tensor,
-                                   x: torch.Tensor, momentum: float
-                                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1 − m)·antiga + m·nova, com a variância não viesada do lote."""
-    return ((1 - momentum) * running_mean + momentum * x.mean(dim=0),
-            (1 - momentum) * running_var + momentum * x.var(dim=0, correction=1))
+def reference_batch_norm2d_backward(grad_out: torch.Tensor, x: torch.Tensor, gamma: torch.Tensor,
+                                    eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A mesma fórmula com as médias de cada canal sobre os eixos (0, 2, 3)."""
+    axes = (0, 2, 3)
+    inv_std = 1 / torch.sqrt(x.var(dim=axes, correction=0, keepdim=True) + eps)  # (1, C, 1, 1)
+    x_hat = (x - x.mean(dim=axes, keepdim=True)) * inv_std
+    projection = (grad_out.mean(dim=axes, keepdim=True)
+                  + x_hat * (grad_out * x_hat).mean(dim=axes, keepdim=True))
+    grad_x = gamma[:, None, None] * inv_std * (grad_out - projection)
+    return grad_x, (grad_out * x_hat).sum(dim=axes), grad_out.sum(dim=axes)
 
 
-def reference_fold_batch_norm(linear: nn.Linear, bn: nn.BatchNorm1d) -> nn.Linear:
-    """W' = diag(s) W e b' = s (b − μ̂) + β, com s = γ/√(σ̂² + ε)."""
+def reference_fold_batch_norm_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """W'[o] = s_o W[o] e b' = s (b − μ̂) + β, com s = γ/√(σ̂² + ε); a mesma geometria."""
     with torch.no_grad():
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        bias = linear.bias if linear.bias is not None else torch.zeros_like(bn.running_mean)
-        folded = nn.Linear(linear.in_features, linear.out_features, dtype=linear.weight.dtype)
-        folded.weight.copy_(scale[:, None] * linear.weight)
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                           stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+                           dtype=conv.weight.dtype)
+        folded.weight.copy_(scale.view(-1, 1, 1, 1) * conv.weight)
         folded.bias.copy_(scale * (bias - bn.running_mean) + bn.bias)
     return folded
 
@@ -87,135 +86,70 @@ def _expect_untouched(given: list[torch.Tensor], originals: list[torch.Tensor],
 # --------------------------------------------------------------------------------------------
 
 
-def check_batch_norm_eval_hidden(fn: Callable[..., Any]) -> None:
-    """Uma unidade só, lote grande, ε grande, variância móvel zero, float32 e as entradas
-    intocadas."""
+def check_eval_affine_hidden(fn: Callable[..., Any]) -> None:
+    """Uma unidade só, ε grande, muitas unidades, float32 e as entradas intocadas."""
     gen = torch.Generator().manual_seed(42)
-    cases = [("uma unidade, um exemplo, ε = 0,1", 1, 1, 0.1, torch.float64),
-             ("lote de 64 com 10 unidades", 64, 10, 1e-5, torch.float64),
-             ("ε = 1", 7, 4, 1.0, torch.float64),
-             ("float32, lote de 32 com 6 unidades", 32, 6, 1e-5, torch.float32)]
-    for case, batch, channels, eps, dtype in cases:
-        running_mean = torch.randn(channels, generator=gen, dtype=dtype)
-        running_var = torch.rand(channels, generator=gen, dtype=dtype) + 0.1
+    for case, channels, eps, dtype in [("uma unidade, ε = 0,1", 1, 0.1, torch.float64),
+                                       ("64 unidades", 64, 1e-5, torch.float64),
+                                       ("ε = 1", 4, 1.0, torch.float64),
+                                       ("float32, 6 unidades", 6, 1e-5, torch.float32)]:
+        mean = torch.randn(channels, generator=gen, dtype=dtype)
+        var = torch.rand(channels, generator=gen, dtype=dtype) + 0.1
         gamma = torch.rand(channels, generator=gen, dtype=dtype) + 0.5
         beta = torch.randn(channels, generator=gen, dtype=dtype)
-        x = 3 * torch.randn(batch, channels, generator=gen, dtype=dtype) + 1
-        inputs = [x, running_mean, running_var, gamma, beta]
-        x64, mean64, var64, g64, b64 = (t.double() for t in inputs)
+        inputs = [mean, var, gamma, beta]
+        wide = [t.double() for t in inputs]
+        bn = eval_module(wide[2], wide[3], wide[0], wide[1], eps)
         with torch.no_grad():
-            expected = batch_norm_module(g64, b64, mean64, var64, eps)(x64)
-            hints = {
-                HINT_LECTURE_EPS: batch_norm_module(g64, b64, mean64,
-                                                    (var64.sqrt() + eps) ** 2 - eps, eps)(x64),
-                HINT_NO_EPS: batch_norm_module(g64, b64, mean64, var64, 0.0)(x64),
-            }
-            hints[HINT_BATCH_STATS] = (F.batch_norm(x64, None, None, g64, b64, training=True,
-                                                    eps=eps) if batch > 1 else b64.expand(1, -1))
+            shift = bn(torch.zeros(1, channels, dtype=torch.float64))[0]
+            scale = bn(torch.ones(1, channels, dtype=torch.float64))[0] - shift
+        scale_hints, shift_hints = affine_hints(wide[2], wide[3], wide[0], wide[1], eps,
+                                                (scale, shift))
         given = [t.clone() for t in inputs]
-        with forbidden(fn, RULES_BATCH_NORM_EVAL):
+        with forbidden(fn, RULES_EVAL_AFFINE):
             got = call(fn, case, *given, eps)
         _expect_untouched(given, inputs, case)
-        expect_tensor(got, x.shape, case, f"a saída deve ter a forma de x, {tuple(x.shape)}",
-                      type_first=True)
-        expect_close(got, expected, case, tol=1e-4 if dtype == torch.float32 else 1e-6,
-                     hints=hints)
+        a, c = expect_tensors(got, 2, ("a", "c"), [(channels,), (channels,)], case)
+        tol = 1e-4 if dtype == torch.float32 else 1e-6
+        expect_close(a, scale, f"{case}, a", tol=tol, hints=scale_hints)
+        expect_close(c, shift, f"{case}, c", tol=tol, hints=shift_hints)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2
+# exercícios 2 e 3
 # --------------------------------------------------------------------------------------------
 
 
-def check_batch_norm_train_hidden(fn: Callable[..., Any]) -> None:
+def _backward_hidden(fn: Callable[..., Any], cases: list[tuple[tuple[int, ...], float, float,
+                                                              torch.dtype]], seed: int) -> None:
+    for index, (shape, scale, offset, dtype) in enumerate(cases, start=seed):
+        case = (f"x de forma {shape}, desvio-padrão {scale:g}, média {offset:g}, "
+                f"{str(dtype).removeprefix('torch.')}")
+        x, gamma, grad_out = backward_inputs(shape, scale, index, dtype)
+        x = x + (offset - 1)
+        check_backward_case(fn, case, x, gamma, 1e-5, grad_out,
+                            tol=1e-4 if dtype == torch.float32 else 1e-7)
+        given = [grad_out.clone(), x.clone(), gamma.clone()]
+        with forbidden(fn, RULES_BACKWARD):
+            call(fn, case, *given, 1e-5)
+        _expect_untouched(given, [grad_out, x, gamma], case)
+
+
+def check_batch_norm_backward_hidden(fn: Callable[..., Any]) -> None:
     """Lote de 2, uma unidade quase constante, lote grande, média longe de zero, float32 e as
     entradas intocadas."""
-    gen = torch.Generator().manual_seed(43)
-    cases = [((2, 3), 2.0, 1.0, torch.float64), ((64, 1), 1e-3, 1.0, torch.float64),
-             ((200, 10), 1.0, 1.0, torch.float64), ((16, 5), 1.0, 1000.0, torch.float64),
-             ((32, 6), 2.0, 1.0, torch.float32)]
-    eps = 1e-5
-    for (batch, channels), scale, offset, dtype in cases:
-        case = (f"x de forma ({batch}, {channels}), desvio-padrão {scale:g}, média {offset:g}, "
-                f"{str(dtype).removeprefix('torch.')}")
-        x = scale * torch.randn(batch, channels, generator=gen, dtype=dtype) + offset
-        gamma = torch.rand(channels, generator=gen, dtype=dtype) + 0.5
-        beta = torch.randn(channels, generator=gen, dtype=dtype)
-        x64, g64, b64 = x.double(), gamma.double(), beta.double()
-        with torch.no_grad():
-            expected = F.batch_norm(x64, None, None, g64, b64, training=True, eps=eps)
-            center, spread = x64.mean(0), x64.var(0, correction=0)
-            hints = {
-                HINT_LECTURE_EPS: F.batch_norm(x64, center, (spread.sqrt() + eps) ** 2 - eps,
-                                               g64, b64, training=False, eps=eps),
-                HINT_NO_EPS: F.batch_norm(x64, center, spread, g64, b64, training=False,
-                                          eps=0.0),
-                HINT_WRONG_AXIS: F.layer_norm(x64, (channels,), eps=eps) * g64 + b64,
-                HINT_UNBIASED: F.batch_norm(x64, center, x64.var(0, correction=1), g64, b64,
-                                            training=False, eps=eps),
-            }
-        inputs = [x, gamma, beta]
-        given = [t.clone() for t in inputs]
-        with forbidden(fn, RULES_BATCH_NORM_TRAIN):
-            got = call(fn, case, *given, eps)
-        _expect_untouched(given, inputs, case)
-        expect_tensor(got, x.shape, case, f"a saída deve ter a forma de x, {tuple(x.shape)}",
-                      type_first=True)
-        expect_close(got, expected, case, tol=1e-4 if dtype == torch.float32 else 1e-5,
-                     hints=hints)
+    _backward_hidden(fn, [((2, 3), 2.0, 1.0, torch.float64), ((64, 1), 1e-3, 1.0, torch.float64),
+                          ((200, 10), 1.0, 1.0, torch.float64),
+                          ((16, 5), 1.0, 1000.0, torch.float64),
+                          ((32, 6), 2.0, 1.0, torch.float32)], seed=43)
 
 
-# --------------------------------------------------------------------------------------------
-# exercício 3
-# --------------------------------------------------------------------------------------------
-
-
-def _buffers_after(start_mean: torch.Tensor, start_var: torch.Tensor, x: torch.Tensor,
-                   momentum: float) -> tuple[torch.Tensor, torch.Tensor]:
-    bn = nn.BatchNorm1d(x.shape[1], momentum=momentum).double()
-    with torch.no_grad():
-        bn.running_mean.copy_(start_mean)
-        bn.running_var.copy_(start_var)
-        bn(x)
-    return bn.running_mean.clone(), bn.running_var.clone()
-
-
-def check_running_stats_update_hidden(fn: Callable[..., Any]) -> None:
-    """Outros momentos (0,5, 1 e 0,01), lote de 2, uma unidade e 100 lotes seguidos com
-    momentum 0,05."""
-    gen = torch.Generator().manual_seed(44)
-    for momentum, batch, channels in [(0.5, 8, 3), (1.0, 8, 3), (0.01, 8, 3), (0.1, 2, 4),
-                                      (0.2, 16, 1)]:
-        case = f"lote de {batch} com {channels} unidade(s), momentum = {momentum}"
-        start_mean = torch.randn(channels, generator=gen, dtype=torch.float64)
-        start_var = torch.rand(channels, generator=gen, dtype=torch.float64) + 0.5
-        x = 3 * torch.randn(batch, channels, generator=gen, dtype=torch.float64) + 1
-        expected_mean, expected_var = _buffers_after(start_mean, start_var, x, momentum)
-        _, biased_var = _buffers_after(start_mean, start_var, x * math.sqrt((batch - 1) / batch),
-                                       momentum)
-        mean_hints, var_hints = {}, {HINT_BIASED_RUNNING: biased_var}
-        if momentum != 0.5:
-            swapped_mean, swapped_var = _buffers_after(start_mean, start_var, x, 1 - momentum)
-            mean_hints[HINT_SWAPPED] = swapped_mean
-            var_hints[HINT_SWAPPED] = swapped_var
-        given = [start_mean.clone(), start_var.clone(), x.clone()]
-        with forbidden(fn, RULES_RUNNING_STATS):
-            got = call(fn, case, *given, momentum)
-        mean, var = expect_pair(got, case, channels)
-        expect_close(mean, expected_mean, f"{case}, média móvel", tol=1e-6, hints=mean_hints)
-        expect_close(var, expected_var, f"{case}, variância móvel", tol=1e-6, hints=var_hints)
-
-    momentum, bn = 0.05, nn.BatchNorm1d(5, momentum=0.05).double()
-    mean, var = torch.zeros(5, dtype=torch.float64), torch.ones(5, dtype=torch.float64)
-    for step in range(1, 101):
-        case = f"100 lotes seguidos com momentum 0,05, passo {step}"
-        x = 0.5 * torch.randn(12, 5, generator=gen, dtype=torch.float64) - 2
-        with torch.no_grad():
-            bn(x)
-        with forbidden(fn, RULES_RUNNING_STATS):
-            mean, var = expect_pair(call(fn, case, mean, var, x.clone(), momentum), case, 5)
-        expect_close(torch.cat([mean, var]), torch.cat([bn.running_mean, bn.running_var]), case,
-                     tol=1e-6)
+def check_batch_norm2d_backward_hidden(fn: Callable[..., Any]) -> None:
+    """Imagens maiores, um canal só, largura 1, float32 e as entradas intocadas."""
+    _backward_hidden(fn, [((8, 4, 6, 6), 1.0, 1.0, torch.float64),
+                          ((1, 1, 7, 7), 3.0, -2.0, torch.float64),
+                          ((3, 2, 5, 1), 1.0, 1.0, torch.float64),
+                          ((4, 3, 4, 4), 2.0, 1.0, torch.float32)], seed=53)
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,21 +157,19 @@ def check_running_stats_update_hidden(fn: Callable[..., Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def check_fold_batch_norm_hidden(fn: Callable[..., Any]) -> None:
-    """Tamanhos 1 × 1, 16 → 8 e 3 → 6, ε grande e variâncias móveis todas pequenas."""
-    cases = [("Linear(1, 1) com viés", 1, 1, True, 1e-5, (0.3,)),
-             ("Linear(16, 8) com viés e ε = 0,1", 16, 8, True, 0.1, tuple([0.05, 3.0] * 4)),
-             ("Linear(3, 6) sem viés, variâncias móveis pequenas", 3, 6, False, 1e-5,
-              (1e-4, 2e-4, 5e-4, 1e-3, 1e-4, 3e-4))]
-    for seed, (case, inputs, outputs, bias, eps, running_var) in enumerate(cases, start=10):
-        linear, bn = fold_case(inputs, outputs, bias, eps, running_var, seed)
-        x = torch.randn(64, inputs, generator=torch.Generator().manual_seed(seed))
-        with torch.no_grad():
-            expected = copy.deepcopy(bn).eval()(linear(x))
-        before = module_state(linear, bn)
-        with forbidden(fn, RULES_FOLD):
-            folded = call(fn, case, linear, bn)
-        if not same_state(before, module_state(linear, bn)):
-            fail(f"No caso “{case}” sua função alterou o linear ou o bn recebidos; crie um "
-                 f"nn.Linear novo.")
-        expect_folded(folded, linear, bn, x, expected, case)
+def check_fold_batch_norm_conv_hidden(fn: Callable[..., Any]) -> None:
+    """Núcleo 1 × 1, núcleo 5 com preenchimento, ε grande, sem viés com variâncias pequenas e
+    uma convolução dilatada."""
+    cases = [("Conv2d(1, 1, 1) com viés", 1, 1, 1, 1, 0, True, 1e-5, (0.3,)),
+             ("Conv2d(4, 8, 5, padding=2) com viés e ε = 0,1", 4, 8, 5, 1, 2, True, 0.1,
+              tuple([0.05, 3.0] * 4)),
+             ("Conv2d(3, 6, 3, stride=2, padding=1) sem viés, variâncias pequenas", 3, 6, 3, 2,
+              1, False, 1e-5, (1e-4, 2e-4, 5e-4, 1e-3, 1e-4, 3e-4))]
+    for seed, (case, *sizes) in enumerate(cases, start=10):
+        conv, bn = fold_case(*sizes, seed=seed)
+        x = torch.randn(3, conv.in_channels, 9, 9, generator=torch.Generator().manual_seed(seed))
+        check_fold_case(fn, case, conv, bn, x)
+    conv, bn = fold_case(2, 2, 3, 1, 2, True, 1e-5, (0.5, 2.0), seed=20)
+    conv.dilation = (2, 2)
+    x = torch.randn(2, 2, 9, 9, generator=torch.Generator().manual_seed(20))
+    check_fold_case(fn, "Conv2d(2, 2, 3, padding=2, dilation=2)", conv, bn, x)
