@@ -4,52 +4,81 @@ erros típicos com a dica certa, pegam os atalhos proibidos, e as constantes est
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import hidden_module
 from torch import nn
 
 from residuais.checks import ForbiddenCall
 from residuais.checks import architectures as public
+from residuais.checks import unet_skips as skips
 from residuais.models import Bottleneck, UNet, center_crop, count_parameters
 
 hidden = hidden_module("architectures")
 
 
-def _both(check_name: str, answer) -> None:
+def _both(check_name: str, answer, module=public) -> None:
     """A verificação pública e a oculta do exercício."""
-    getattr(public, check_name)(answer)
+    getattr(module, check_name)(answer)
     getattr(hidden, f"{check_name}_hidden")(answer)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 1: parâmetros do gargalo
+# exercício 1: parâmetros do gargalo, com ou sem projeção
 # --------------------------------------------------------------------------------------------
+
+
+def _count(bias=False, batch_norm=True, running=False, wide=0, projection="certa"):
+    """Uma resposta com um erro típico: ``wide`` 1 (3×3 de in para planes) ou 2 (de 4p para
+    4p); ``projection`` "certa", "nunca", "sempre", "só canais" ou "sem BN"."""
+    def answer(in_channels, planes, stride):
+        p, out = planes, 4 * planes
+        c3 = {0: p * p, 1: in_channels * p, 2: out * out}[wide]
+        total = in_channels * p + 9 * c3 + p * out
+        per_channel = 2 * batch_norm + 2 * running
+        total += per_channel * (2 * p + out) + bias * (2 * p + out)
+        project = {"certa": stride != 1 or in_channels != out, "nunca": False, "sempre": True,
+                   "só canais": in_channels != out, "sem BN": stride != 1 or in_channels != out
+                   }[projection]
+        if project:
+            total += in_channels * out + bias * out
+            total += 0 if projection == "sem BN" else per_channel * out
+        return total
+    return answer
 
 
 def test_bottleneck_reference_passes_public_and_hidden():
     _both("check_bottleneck_params", hidden.reference_bottleneck_block_params)
+    _both("check_bottleneck_params", _count())
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda p: 17 * p * p, "γ e β"),
-    (lambda p: 17 * p * p + 18 * p, "bias=False"),
-    (lambda p: 17 * p * p + 24 * p, "buffers"),
-    (lambda p: 4 * p * p + 9 * 4 * p * p + 4 * p * p + 12 * p, "planes para planes"),
-    (lambda p: 4 * p * p + 9 * 16 * p * p + 4 * p * p + 12 * p, "planes para planes"),
-], ids=["sem BN", "com viés", "buffers", "3x3 largo", "3x3 largo nos dois lados"])
+    (_count(batch_norm=False), "γ e β"),
+    (_count(bias=True), "bias=False"),
+    (_count(running=True), "buffers"),
+    (_count(wide=1), "planes para planes"),
+    (_count(wide=2), "planes para planes"),
+    (_count(projection="nunca"), "precisa de uma projeção"),
+    (_count(projection="só canais"), "passo 2"),
+    (_count(projection="sempre"), "identidade, sem parâmetros"),
+    (_count(projection="sem BN"), "a projeção também tem o seu BN"),
+], ids=["sem BN", "com viés", "buffers", "3x3 da entrada", "3x3 largo", "sem projeção",
+        "projeção só por canais", "projeção sempre", "projeção sem BN"])
 def test_bottleneck_typical_mistakes_get_their_hint(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         public.check_bottleneck_params(wrong)
+    with pytest.raises(AssertionError, match="Dica"):
+        hidden.check_bottleneck_params_hidden(wrong)
 
 
 def test_bottleneck_shortcuts_are_forbidden():
-    def by_model(planes):
-        return sum(p.numel() for p in Bottleneck(4 * planes, planes).parameters())
+    def by_model(in_channels, planes, stride):
+        return sum(p.numel() for p in Bottleneck(in_channels, planes, stride).parameters())
 
-    def by_count(planes):
+    def by_count(in_channels, planes, stride):
         return count_parameters(nn.Sequential())
 
-    def by_layers(planes):
-        layers = [nn.Conv2d(4 * planes, planes, 1, bias=False), nn.BatchNorm2d(planes)]
+    def by_layers(in_channels, planes, stride):
+        layers = [nn.Conv2d(in_channels, planes, 1, bias=False), nn.BatchNorm2d(planes)]
         return sum(p.numel() for layer in layers for p in layer.parameters())
 
     with pytest.raises(ForbiddenCall, match=r"`Bottleneck`.*não vale"):
@@ -57,81 +86,126 @@ def test_bottleneck_shortcuts_are_forbidden():
     with pytest.raises(ForbiddenCall, match=r"`count_parameters`.*não vale"):
         public.check_bottleneck_params(by_count)
     with pytest.raises(ForbiddenCall, match=r"`Conv2d` \(torch\.nn\.Conv2d\)"):
-        public.check_bottleneck_params(by_layers)
+        hidden.check_bottleneck_params_hidden(by_layers)
     assert count_parameters(Bottleneck(8, 2)) == 17 * 4 + 12 * 2  # restaurados
 
 
-def test_bottleneck_constants_are_right():
-    for planes, (expected, hints) in public.BOTTLENECK_CASES.items():
-        assert expected == hidden.reference_bottleneck_block_params(planes)
-        assert expected == count_parameters(Bottleneck(4 * planes, planes))
-        p = planes
-        assert hints == {
-            17 * p * p: public.NO_BATCH_NORM,
-            expected + 6 * p: public.CONV_BIAS,  # um viés por canal de saída das 3 convoluções
-            expected + 12 * p: public.RUNNING_STATS,  # mais duas estatísticas por canal
-            expected - 9 * p * p + 9 * 4 * p * p: public.WIDE_3X3,  # 3×3 de 4p para p
-            expected - 9 * p * p + 9 * 16 * p * p: public.WIDE_3X3,  # 3×3 de 4p para 4p
-        }
+def test_bottleneck_constants_are_the_course_blocks():
+    for (in_channels, planes, stride), expected in public.BOTTLENECK_CASES.items():
+        assert expected == count_parameters(Bottleneck(in_channels, planes, stride))
+        assert expected == hidden.reference_bottleneck_block_params(in_channels, planes, stride)
+        block = Bottleneck(in_channels, planes, stride)
+        assert (block.downsample is not None) == public.needs_projection(in_channels, planes,
+                                                                        stride)
+    # os casos públicos cobrem os três atalhos: identidade, projeção por canais e só pelo passo
+    kinds = {(stride != 1, in_channels != 4 * planes)
+             for in_channels, planes, stride in public.BOTTLENECK_CASES}
+    assert kinds == {(False, False), (False, True), (True, True), (True, False)}
+
+
+def test_bottleneck_hints_never_name_the_right_count():
+    for (in_channels, planes, stride), expected in public.BOTTLENECK_CASES.items():
+        assert expected not in public.bottleneck_hints(in_channels, planes, stride, expected)
 
 
 def test_bottleneck_trivial_answers_fail():
-    for trivial in (lambda p: 0, lambda p: p, lambda p: "70400"):
+    for trivial in (lambda c, p, s: 0, lambda c, p, s: p, lambda c, p, s: "70400",
+                    lambda c, p, s: 17 * p * p + 12 * p):
         with pytest.raises(AssertionError):
             public.check_bottleneck_params(trivial)
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: recortar e concatenar
+# exercício 2: completar com zeros e concatenar
 # --------------------------------------------------------------------------------------------
 
 
-def _crop(skip, height, width, round_up=False):
-    top = (skip.shape[-2] - height + round_up) // 2
-    left = (skip.shape[-1] - width + round_up) // 2
-    return skip[..., top : top + height, left : left + width]
+def _pads(skip, x, extra_first=False):
+    """(esquerda, direita, acima, abaixo) para o F.pad; com ``extra_first``, o zero a mais vai
+    em cima e à esquerda."""
+    dh, dw = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+    split = (lambda d: (d - d // 2, d // 2)) if extra_first else (lambda d: (d // 2, d - d // 2))
+    return (*split(dw), *split(dh))
 
 
-def test_crop_reference_passes_public_and_hidden():
-    _both("check_crop_and_concat", hidden.reference_crop_and_concat)
+def test_pad_reference_passes_public_and_hidden():
+    _both("check_pad_and_concat", hidden.reference_pad_and_concat, skips)
+
+
+def test_pad_an_answer_without_f_pad_passes():
+    def by_slicing(skip, x):
+        (h_s, w_s), (h, w) = skip.shape[-2:], x.shape[-2:]
+        if h > h_s or w > w_s:
+            raise ValueError("x é maior que skip")
+        out = x.new_zeros(*x.shape[:2], h_s, w_s)
+        top, left = (h_s - h) // 2, (w_s - w) // 2
+        out[..., top : top + h, left : left + w] = x
+        return torch.cat((skip, out), 1)
+
+    _both("check_pad_and_concat", by_slicing, skips)
+
+
+def _checked(answer):
+    def checked(skip, x):
+        if any(a < b for a, b in zip(skip.shape[-2:], x.shape[-2:], strict=True)):
+            raise ValueError("x é maior que skip")
+        return answer(skip, x)
+    return checked
 
 
 @pytest.mark.parametrize(("wrong", "hint"), [
-    (lambda s, x: torch.cat([x, _crop(s, *x.shape[-2:])], dim=1), "ordem"),
-    (lambda s, x: torch.cat([s[..., : x.shape[-2], : x.shape[-1]], x], dim=1), "centro"),
-    (lambda s, x: torch.cat([_crop(s, *x.shape[-2:], round_up=True), x], dim=1),
-     "arredondado para baixo"),
-    (lambda s, x: torch.cat([_crop(s, *x.shape[-2:]), x], dim=0), "eixo 0"),
-    (lambda s, x: torch.cat([_crop(s, *x.shape[-2:]), x], dim=-1), "eixo 3"),
-], ids=["ordem", "canto", "para cima", "eixo 0", "eixo da largura"])
-def test_crop_typical_mistakes_get_their_hint(wrong, hint):
+    (_checked(lambda s, x: torch.cat([F.pad(x, _pads(s, x)), s], dim=1)), "ordem"),
+    (_checked(lambda s, x: torch.cat([s, F.pad(x, _pads(s, x, extra_first=True))], dim=1)),
+     "embaixo e à direita"),
+    (_checked(lambda s, x: torch.cat([s, F.pad(x, (0, s.shape[-1] - x.shape[-1], 0,
+                                                   s.shape[-2] - x.shape[-2]))], dim=1)),
+     "se dividem entre os dois lados"),
+    (_checked(lambda s, x: torch.cat([s, F.pad(x, _pads(s, x))], dim=0)), "eixo 0"),
+    (_checked(lambda s, x: torch.cat([s, F.pad(x, _pads(s, x))], dim=-1)), "eixo 3"),
+    (lambda s, x: torch.cat([s, F.pad(x, _pads(s, x))], dim=1), "devia levantar ValueError"),
+], ids=["ordem", "zero a mais em cima", "tudo embaixo", "eixo 0", "eixo da largura",
+        "sem ValueError"])
+def test_pad_typical_mistakes_get_their_hint(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
-        public.check_crop_and_concat(wrong)
+        skips.check_pad_and_concat(wrong)
 
 
-def test_crop_course_function_is_forbidden():
+def test_pad_course_crop_is_forbidden():
     def by_course(skip, x):
-        return torch.cat([center_crop(skip, *x.shape[-2:]), x], dim=1)
+        return torch.cat([skip, center_crop(x, *skip.shape[-2:])], dim=1)
 
     with pytest.raises(ForbiddenCall, match=r"`center_crop` \(residuais\.models\..*não vale"):
-        public.check_crop_and_concat(by_course)
-    # torchvision (a outra função proibida) não está instalado aqui: a regra é ignorada
-    assert public.RULES_CROP[-1].resolve() is None
+        skips.check_pad_and_concat(by_course)
+    # torchvision (que completa sozinho) não está instalado aqui: a regra é ignorada
+    assert skips.RULES_PAD[-1].resolve() is None
 
 
-def test_crop_constants_are_right():
-    gen = torch.Generator().manual_seed(0)
-    for skip_shape, x_shape, window in public.CROP_CASES:
-        skip, x = torch.randn(skip_shape, generator=gen), torch.randn(x_shape, generator=gen)
-        assert torch.equal(torch.cat([skip[..., window[0], window[1]], x], dim=1),
-                           hidden.reference_crop_and_concat(skip, x))
+def test_pad_constants_are_right():
+    for skip_shape, x_shape, (rows, cols) in skips.PAD_CASES:
+        skip, x = torch.randn(skip_shape), torch.randn(x_shape)
+        expected = hidden.reference_pad_and_concat(skip, x)
+        assert torch.equal(expected, torch.cat([skip, skips.zero_pad(x, rows, cols)], dim=1))
+        inner = expected[:, skip_shape[1]:, rows[0] : skip_shape[2] - rows[1],
+                         cols[0] : skip_shape[3] - cols[1]]
+        assert torch.equal(inner, x)
+    for skip_shape, x_shape in skips.PAD_TOO_LARGE:
+        with pytest.raises(ValueError):
+            hidden.reference_pad_and_concat(torch.zeros(skip_shape), torch.zeros(x_shape))
 
 
-def test_crop_trivial_answers_fail():
-    for trivial in (lambda s, x: x, lambda s, x: torch.zeros(x.shape[0], s.shape[1] + x.shape[1],
-                                                             *x.shape[-2:])):
+def test_pad_odd_side_is_what_the_course_unet_loses():
+    # com padding=1 e lado 5, o agrupamento por máximo dá 2 e a convolução transposta, 4:
+    # uma linha a menos
+    net = UNet(1, 1, base_channels=1, depth=1, padding=1)
+    with torch.no_grad():
+        assert net(torch.zeros(1, 1, 5, 5)).shape[-1] == 4
+    assert skips.PAD_CASES[1][0][-1] == 5 and skips.PAD_CASES[1][1][-1] == 4
+
+
+def test_pad_trivial_answers_fail():
+    for trivial in (lambda s, x: x, lambda s, x: torch.cat([s, torch.zeros_like(s)], dim=1)):
         with pytest.raises(AssertionError, match="caso"):
-            public.check_crop_and_concat(trivial)
+            skips.check_pad_and_concat(trivial)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,11 +236,11 @@ def test_unet_size_reference_passes_public_and_hidden():
 
 @pytest.mark.parametrize(("wrong", "hint"), [
     (_sizes(convs=2), "duas convoluções 3×3"),
-    (_sizes(convs=2, check=True), "levantou ValueError.*válido.*antes do max-pool"),
+    (_sizes(convs=2, check=True), "levantou ValueError.*válido.*antes do agrupamento por máximo"),
     (_sizes(bottom=False), "convoluções do fundo"),
     (_sizes(decoder=False), "depois de cada concatenação"),
     (_sizes(halve_first=True), "primeiro as duas convoluções"),
-    (_sizes(), "devia levantar ValueError: o primeiro max-pool recebe 569"),
+    (_sizes(), "devia levantar ValueError: o primeiro agrupamento por máximo recebe 569"),
 ], ids=["uma convolução", "uma convolução e ímpar", "sem fundo", "sem decodificador",
         "metade antes", "sem ValueError"])
 def test_unet_size_typical_mistakes_get_their_hint(wrong, hint):
@@ -199,7 +273,7 @@ def test_unet_size_constants_are_right():
         with pytest.raises(ValueError) as info:
             hidden.reference_unet_output_size(size, depth)
         numbers = [word for word in why.split() if word.isdigit()]
-        assert all(n in str(info.value) for n in numbers if "max-pool" in why)
+        assert all(n in str(info.value) for n in numbers if "agrupamento por máximo" in why)
     # 172 com 4 níveis: 168, 84, 80, 40, 36, 18, 14, 7; fundo 3; subida 2, depois 0
     assert 2 * (2 * (7 - 4) - 4) - 4 == 0
 

@@ -1,7 +1,8 @@
 """Testes ocultos do capítulo 5 (arquiteturas): as respostas de referência e os casos extras.
 
 Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
-constantes vêm das verificações públicas, em ``residuais.checks.architectures``.
+constantes vêm das verificações públicas, em ``residuais.checks.architectures`` e
+``residuais.checks.unet_skips``.
 """
 
 from __future__ import annotations
@@ -10,47 +11,53 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from residuais.checks.architectures import (
-    RULES_BOTTLENECK,
-    RULES_CROP,
     RULES_UNET_SIZES,
-    concat_axis_hint,
-    crop_hint,
-    expect_count,
+    expect_bottleneck,
     expect_unet_error,
     expect_unet_size,
     measured_unet_size,
     smallest_hint,
 )
-from residuais.checks.core import as_float, call, expect_tensor, fail, forbidden
+from residuais.checks.core import as_float, call, fail, forbidden
+from residuais.checks.unet_skips import RULES_PAD, expect_pad_error, expect_padded
 
 # --------------------------------------------------------------------------------------------
 # respostas de referência
 # --------------------------------------------------------------------------------------------
 
 
-def reference_bottleneck_block_params(planes: int) -> int:
-    """Parâmetros do bloco com gargalo com atalho identidade (4·planes → planes → 4·planes)."""
-    convs = 4 * planes * planes + 9 * planes * planes + planes * 4 * planes
-    return convs + 2 * (planes + planes + 4 * planes)
+def reference_bottleneck_block_params(in_channels: int, planes: int, stride: int) -> int:
+    """Parâmetros do bloco com gargalo in_channels → planes → planes → 4·planes: três
+    convoluções sem viés, um BN (γ, β) depois de cada uma e, se a forma muda (canais ou passo),
+    a projeção 1×1 com o seu BN no atalho."""
+    out = 4 * planes
+    total = in_channels * planes + 9 * planes * planes + planes * out + 2 * (2 * planes + out)
+    if stride != 1 or in_channels != out:
+        total += in_channels * out + 2 * out
+    return total
 
 
-def reference_crop_and_concat(skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """[centro de skip recortado para H × W de x, x] no eixo dos canais."""
-    height, width = x.shape[-2:]
-    top, left = (skip.shape[-2] - height) // 2, (skip.shape[-1] - width) // 2
-    return torch.cat([skip[..., top : top + height, left : left + width], x], dim=1)
+def reference_pad_and_concat(skip: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[skip, x completado com zeros até H_s × W_s, no centro (o zero a mais embaixo e à
+    direita)] no eixo dos canais."""
+    extra_h, extra_w = skip.shape[-2] - x.shape[-2], skip.shape[-1] - x.shape[-1]
+    if extra_h < 0 or extra_w < 0:
+        raise ValueError(f"x ({tuple(x.shape)}) é maior que skip ({tuple(skip.shape)}).")
+    pads = (extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2)
+    return torch.cat([skip, F.pad(x, pads)], dim=1)
 
 
 def reference_unet_output_size(input_size: int, depth: int) -> int:
-    """Lado da saída da U-Net original para uma entrada quadrada; ``ValueError`` se um max-pool
-    receber um tamanho ímpar ou se algum tamanho ficar menor que 1."""
+    """Lado da saída da U-Net original para uma entrada quadrada; ``ValueError`` se um
+    agrupamento por máximo receber um tamanho ímpar ou se algum tamanho ficar menor que 1."""
     size = input_size
     for level in range(1, depth + 1):
         size -= 4  # duas convoluções 3×3 válidas
         if size < 1 or size % 2:
-            raise ValueError(f"O max-pool do nível {level} receberia {size} pixels.")
+            raise ValueError(f"O agrupamento por máximo do nível {level} receberia {size} pixels.")
         size //= 2
     size -= 4  # o fundo
     for _ in range(depth):
@@ -89,54 +96,46 @@ def brute_force_smallest(min_size: int, depth: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def check_bottleneck_params_hidden(fn: Callable[[int], Any]) -> None:
-    """Mais larguras, contra a contagem do ``Bottleneck`` do curso."""
+def check_bottleneck_params_hidden(fn: Callable[[int, int, int], Any]) -> None:
+    """Outras larguras e passos, contra a contagem do ``Bottleneck`` do curso (no dispositivo
+    ``meta``, sem alocar os pesos)."""
     from residuais.models import Bottleneck, count_parameters
 
-    for planes in (1, 2, 16, 128, 256):
-        case = f"planes = {planes}"
-        expected = count_parameters(Bottleneck(4 * planes, planes))
-        with forbidden(fn, RULES_BOTTLENECK):
-            got = call(fn, case, planes)
-        hints = {
-            17 * planes**2: "faltaram os parâmetros γ e β das três normalizações em lote (BN).",
-            expected + 6 * planes: "as convoluções do bloco não têm viés (bias=False).",
-            expected + 12 * planes: "running_mean e running_var são buffers, não parâmetros.",
-        }
-        expect_count(got, expected, case, hints)
+    for in_channels, planes, stride in [(4, 1, 1), (4, 1, 2), (1, 2, 1), (128, 32, 1),
+                                        (512, 256, 2), (1024, 256, 1), (1024, 256, 2),
+                                        (2048, 512, 1), (1024, 512, 2), (6, 5, 3)]:
+        with torch.device("meta"):
+            expected = count_parameters(Bottleneck(in_channels, planes, stride))
+        expect_bottleneck(fn, in_channels, planes, stride, expected)
 
 
-CROP_HIDDEN = [
-    ((1, 4, 64, 64), (1, 4, 56, 56)),
+# (forma de skip, forma de x): tamanhos iguais, diferenças ímpares, retângulos, lote maior
+PAD_HIDDEN = [
+    ((1, 4, 17, 17), (1, 4, 16, 16)),
     ((2, 1, 9, 7), (2, 2, 5, 3)),
     ((1, 2, 6, 6), (1, 2, 6, 6)),
     ((3, 5, 10, 13), (3, 1, 3, 8)),
-    ((1, 3, 136, 136), (1, 2, 104, 104)),
+    ((1, 3, 25, 25), (1, 2, 24, 24)),
+    ((2, 2, 8, 5), (2, 2, 7, 5)),
 ]
+PAD_TOO_LARGE_HIDDEN = [((1, 1, 5, 5), (1, 1, 6, 6)), ((2, 2, 9, 4), (2, 2, 3, 5))]
 
 
-def check_crop_and_concat_hidden(fn: Callable[..., Any]) -> None:
-    """Outras formas: tamanhos iguais, diferenças ímpares, retângulos, lote maior, float64."""
+def check_pad_and_concat_hidden(fn: Callable[..., Any]) -> None:
+    """Outras formas, em float32 e float64, e mais entradas em que ``x`` é maior que ``skip``."""
     gen = torch.Generator().manual_seed(55)
-    for i, (skip_shape, x_shape) in enumerate(CROP_HIDDEN):
+    for i, (skip_shape, x_shape) in enumerate(PAD_HIDDEN):
         dtype = torch.float64 if i % 2 else torch.float32
         case = f"skip {skip_shape}, x {x_shape}"
         skip = torch.randn(skip_shape, generator=gen, dtype=dtype)
         x = torch.randn(x_shape, generator=gen, dtype=dtype)
-        expected = reference_crop_and_concat(skip, x)
-        with forbidden(fn, RULES_CROP):
+        extra_h, extra_w = skip_shape[-2] - x_shape[-2], skip_shape[-1] - x_shape[-1]
+        rows, cols = (extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)
+        with forbidden(fn, RULES_PAD):
             got = call(fn, case, skip.clone(), x.clone())
-        shape = tuple(expected.shape)
-        hint = concat_axis_hint(got, (*skip_shape[:2], *x_shape[-2:]), x_shape)
-        if hint and tuple(getattr(got, "shape", ())) != shape:
-            fail(f"No caso “{case}” a saída deve ter forma {shape}.{hint}")
-        expect_tensor(got, shape, case, f"a saída deve ter forma {shape}")
-        if not torch.equal(got.to(dtype), expected):
-            top = (skip_shape[-2] - x_shape[-2]) // 2
-            left = (skip_shape[-1] - x_shape[-1]) // 2
-            window = (slice(top, top + x_shape[-2]), slice(left, left + x_shape[-1]))
-            fail(f"No caso “{case}” os valores diferem do recorte central seguido da "
-                 f"concatenação.{crop_hint(got.to(dtype), skip, x, window)}")
+        expect_padded(got, skip, x, rows, cols, case)
+    for skip_shape, x_shape in PAD_TOO_LARGE_HIDDEN:
+        expect_pad_error(fn, skip_shape, x_shape)
 
 
 def check_unet_output_size_hidden(fn: Callable[[int, int], Any]) -> None:

@@ -1,4 +1,6 @@
-"""Verificações públicas dos exercícios de programação do capítulo 5 (arquiteturas).
+"""Verificações públicas dos exercícios de programação 1, 3 e 4 do capítulo 5 (arquiteturas):
+contar os parâmetros do bloco com gargalo e seguir os tamanhos da U-Net. O exercício 2 (o atalho
+com preenchimento) está em ``residuais.checks.unet_skips``.
 
 Os valores esperados são constantes escritas aqui ou medidos na ``UNet`` do curso, fora da
 resposta; os tamanhos de erros típicos, que viram dicas, também são constantes.
@@ -16,7 +18,6 @@ from residuais.checks.core import (
     Rule,
     as_float,
     call,
-    expect_tensor,
     fail,
     forbidden,
 )
@@ -27,11 +28,6 @@ RULES_BOTTLENECK = (
     Rule("residuais.models.count_parameters", _FORMULA),
     Rule("torch.nn.Conv2d", _FORMULA),
     Rule("torch.nn.BatchNorm2d", _FORMULA),
-)
-_CROP = "o exercício pede o recorte central escrito por você."
-RULES_CROP = (
-    Rule("residuais.models.center_crop", _CROP),
-    Rule("torchvision.transforms.functional.center_crop", _CROP),
 )
 _SIZES = "o exercício pede os tamanhos calculados por você, sem rodar a rede."
 _MEASURE = "o exercício pede os tamanhos calculados por você, não medidos em camadas."
@@ -44,21 +40,62 @@ RULES_UNET_SIZES = (
 )
 
 # --------------------------------------------------------------------------------------------
-# exercício 1: parâmetros do bloco com gargalo
+# exercício 1: parâmetros do bloco com gargalo, com ou sem projeção
 # --------------------------------------------------------------------------------------------
 
-# planes → (parâmetros do bloco, {contagem errada típica: dica})
-NO_BATCH_NORM = "faltaram os parâmetros γ e β das três normalizações em lote (BN)."
+NO_BATCH_NORM = "faltaram os parâmetros γ e β das normalizações em lote (BN)."
 CONV_BIAS = ("as convoluções do bloco não têm viés (bias=False): o β do BN logo depois faz esse "
              "papel.")
 RUNNING_STATS = "running_mean e running_var são buffers, não parâmetros: conte só γ e β."
 WIDE_3X3 = "a convolução 3×3 opera no gargalo, de planes para planes canais."
-BOTTLENECK_CASES: dict[int, tuple[int, dict[int, str]]] = {
-    64: (70_400, {69_632: NO_BATCH_NORM, 70_784: CONV_BIAS, 71_168: RUNNING_STATS,
-                  180_992: WIDE_3X3, 623_360: WIDE_3X3}),
-    3: (189, {153: NO_BATCH_NORM, 207: CONV_BIAS, 225: RUNNING_STATS, 432: WIDE_3X3,
-              1_404: WIDE_3X3}),
+MISSING_PROJECTION = ("a entrada tem in_channels canais e a saída 4·planes: para somar, o atalho "
+                      "precisa de uma projeção (convolução 1×1 sem viés, seguida de BN).")
+STRIDE_PROJECTION = ("com passo 2 a resolução cai à metade, e a forma da saída muda mesmo com "
+                     "in_channels = 4·planes: o atalho também precisa de projeção.")
+EXTRA_PROJECTION = ("com a mesma forma na entrada e na saída, o atalho é a identidade, sem "
+                    "parâmetros.")
+PROJECTION_NO_BN = "a projeção também tem o seu BN (γ e β para os 4·planes canais)."
+# (in_channels, planes, stride) → parâmetros (conferidos com Bottleneck nos testes do curso)
+BOTTLENECK_CASES: dict[tuple[int, int, int], int] = {
+    (256, 64, 1): 70_400,  # bloco identidade do 1.º estágio da ResNet-50
+    (64, 64, 1): 75_008,  # 1.º bloco do 1.º estágio: 64 → 256 canais, com projeção
+    (256, 128, 2): 379_392,  # 1.º bloco do 2.º estágio: canais e resolução mudam
+    (512, 128, 2): 543_232,  # só a resolução muda: projeção por causa do passo
+    (12, 3, 1): 189,
 }
+
+
+def needs_projection(in_channels: int, planes: int, stride: int) -> bool:
+    """O atalho precisa de projeção quando a forma muda: canais (in → 4·planes) ou resolução."""
+    return stride != 1 or in_channels != 4 * planes
+
+
+def bottleneck_hints(in_channels: int, planes: int, stride: int, expected: int
+                     ) -> dict[int, str]:
+    """{contagem errada típica: dica} para um caso; a primeira dica de cada contagem vale."""
+    p, out = planes, 4 * planes
+    projection = in_channels * out + 2 * out  # conv 1×1 e o seu BN
+    has_projection = needs_projection(in_channels, planes, stride)
+    wrong: list[tuple[int, str]] = []
+    if has_projection:
+        shape_hint = MISSING_PROJECTION if in_channels != out else STRIDE_PROJECTION
+        wrong += [(expected - projection, shape_hint), (expected - 2 * out, PROJECTION_NO_BN)]
+    else:
+        wrong.append((expected + projection, EXTRA_PROJECTION))
+    bn = 12 * p + (2 * out if has_projection else 0)
+    conv_outputs = 6 * p + (out if has_projection else 0)
+    wrong += [
+        (expected - bn, NO_BATCH_NORM),
+        (expected + conv_outputs, CONV_BIAS),
+        (expected + bn, RUNNING_STATS),
+        (expected - 9 * p * p + 9 * in_channels * p, WIDE_3X3),
+        (expected - 9 * p * p + 9 * out * out, WIDE_3X3),
+    ]
+    hints: dict[int, str] = {}
+    for count, text in wrong:
+        if count != expected:
+            hints.setdefault(count, text)
+    return hints
 
 
 def expect_count(got: Any, expected: int, case: str, hints: Mapping[int, str]) -> None:
@@ -72,83 +109,20 @@ def expect_count(got: Any, expected: int, case: str, hints: Mapping[int, str]) -
          f"{hint}")
 
 
-def check_bottleneck_params(fn: Callable[[int], Any]) -> None:
-    """Confere ``fn(planes)``: parâmetros de um bloco com gargalo com atalho identidade
-    (entrada e saída com 4·planes canais), contando as convoluções e os γ, β dos três BN."""
-    for planes, (expected, hints) in BOTTLENECK_CASES.items():
-        case = f"planes = {planes}"
-        with forbidden(fn, RULES_BOTTLENECK):
-            got = call(fn, case, planes)
-        expect_count(got, expected, case, hints)
+def expect_bottleneck(fn: Callable[..., Any], in_channels: int, planes: int, stride: int,
+                      expected: int) -> None:
+    """Falha se ``fn(in_channels, planes, stride)`` não devolver ``expected``."""
+    case = f"in_channels = {in_channels}, planes = {planes}, stride = {stride}"
+    with forbidden(fn, RULES_BOTTLENECK):
+        got = call(fn, case, in_channels, planes, stride)
+    expect_count(got, expected, case, bottleneck_hints(in_channels, planes, stride, expected))
 
 
-# --------------------------------------------------------------------------------------------
-# exercício 2: recortar e concatenar
-# --------------------------------------------------------------------------------------------
-
-# (forma de skip, forma de x, janela do recorte central: linhas, colunas)
-CROP_CASES = [
-    ((2, 2, 7, 7), (2, 2, 4, 4), (slice(1, 5), slice(1, 5))),
-    ((2, 3, 8, 8), (2, 5, 4, 4), (slice(2, 6), slice(2, 6))),
-    ((1, 2, 9, 7), (1, 3, 5, 4), (slice(2, 7), slice(1, 5))),
-]
-
-
-def _shifted(window: slice, odd: bool) -> slice:
-    """A janela uma posição adiante se a diferença de tamanhos for ímpar (arredondar para cima)."""
-    return slice(window.start + odd, window.stop + odd)
-
-
-def crop_hint(got: torch.Tensor, skip: torch.Tensor, x: torch.Tensor,
-              window: tuple[slice, slice]) -> str:
-    """A dica para uma saída com a forma certa e os valores errados."""
-    rows, cols = window
-    (height, width), (skip_h, skip_w) = x.shape[-2:], skip.shape[-2:]
-    cropped = skip[..., rows, cols]
-    rounded_up = skip[..., _shifted(rows, (skip_h - height) % 2 == 1),
-                      _shifted(cols, (skip_w - width) % 2 == 1)]
-    candidates = {
-        "a ordem pedida é [skip recortado, x].": torch.cat([x, cropped], dim=1),
-        "o recorte deve ser no centro, não no canto superior esquerdo.":
-            torch.cat([skip[..., :height, :width], x], dim=1),
-        "com diferença ímpar, o deslocamento é arredondado para baixo: ⌊(W_s − W)/2⌋.":
-            torch.cat([rounded_up, x], dim=1),
-    }
-    return next((f" Dica: {text}" for text, wrong in candidates.items()
-                 if wrong.shape == got.shape and torch.equal(got, wrong)), "")
-
-
-def concat_axis_hint(got: Any, cropped_shape: tuple[int, ...], x_shape: tuple[int, ...]) -> str:
-    """A dica para uma saída com a forma de uma concatenação em outro eixo."""
-    shape = tuple(getattr(got, "shape", ()))
-    for axis in (0, 2, 3):
-        joined = list(x_shape)
-        joined[axis] += cropped_shape[axis]
-        if shape == tuple(joined):
-            return f" Dica: você concatenou no eixo {axis}; os canais são o eixo 1 (dim=1)."
-    return ""
-
-
-def check_crop_and_concat(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(skip, x)``: recorta o centro de ``skip`` para a altura e largura de ``x`` e
-    concatena [skip recortado, x] nos canais, como na U-Net original."""
-    gen = torch.Generator().manual_seed(5)
-    for skip_shape, x_shape, (rows, cols) in CROP_CASES:
-        case = f"skip {skip_shape}, x {x_shape}"
-        skip = torch.randn(skip_shape, generator=gen)
-        x = torch.randn(x_shape, generator=gen)
-        expected = torch.cat([skip[..., rows, cols], x], dim=1)
-        with forbidden(fn, RULES_CROP):
-            got = call(fn, case, skip.clone(), x.clone())
-        shape = tuple(expected.shape)
-        hint = concat_axis_hint(got, (*skip_shape[:2], *x_shape[-2:]), x_shape)
-        if hint and tuple(getattr(got, "shape", ())) != shape:
-            fail(f"No caso “{case}” a saída deve ter forma {shape}.{hint}")
-        expect_tensor(got, shape, case, f"a saída deve ter forma {shape}")
-        got = got.to(expected.dtype)
-        if not torch.equal(got, expected):
-            fail(f"No caso “{case}” os valores diferem do recorte central seguido da "
-                 f"concatenação.{crop_hint(got, skip, x, (rows, cols))}")
+def check_bottleneck_params(fn: Callable[[int, int, int], Any]) -> None:
+    """Confere ``fn(in_channels, planes, stride)``: parâmetros de um bloco com gargalo
+    (in_channels → planes → planes → 4·planes), com projeção no atalho quando a forma muda."""
+    for (in_channels, planes, stride), expected in BOTTLENECK_CASES.items():
+        expect_bottleneck(fn, in_channels, planes, stride, expected)
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,8 +135,8 @@ UNET_SIZES = [(572, 4, 388), (188, 4, 4), (124, 3, 36), (18, 1, 2)]
 UNET_MEASURED = [(60, 2), (140, 3), (332, 4)]
 # (tamanho, profundidade, por que não serve)
 UNET_INVALID = [
-    (573, 4, "o primeiro max-pool recebe 569 pixels, um número ímpar"),
-    (570, 4, "o segundo max-pool recebe 279 pixels, um número ímpar"),
+    (573, 4, "o primeiro agrupamento por máximo recebe 569 pixels, um número ímpar"),
+    (570, 4, "o segundo agrupamento por máximo recebe 279 pixels, um número ímpar"),
     (172, 4, "no decodificador o tamanho chega a 0 pixels"),
 ]
 
@@ -198,11 +172,13 @@ def unet_size_hint(got: float, expected: int, size: int, depth: int) -> str:
     if size - got == (size - expected) / 2:
         return " Dica: cada nível tem duas convoluções 3×3, e cada uma tira 2 pixels."
     if got == expected + 4 * 2**depth:
-        return " Dica: faltaram as duas convoluções do fundo, entre o último max-pool e a subida."
+        return (" Dica: faltaram as duas convoluções do fundo, entre o último agrupamento por "
+                "máximo e a subida.")
     if got == expected + 4 * (2**depth - 1):
         return " Dica: faltaram as duas convoluções depois de cada concatenação no decodificador."
     if got == expected - 4 * (2**depth - 1):
-        return " Dica: em cada nível, primeiro as duas convoluções, depois o max-pool."
+        return (" Dica: em cada nível, primeiro as duas convoluções, depois o agrupamento por "
+                "máximo.")
     return ""
 
 
@@ -213,7 +189,7 @@ def expect_unet_size(fn: Callable[..., Any], size: int, depth: int, expected: in
     if error is not None:
         fail(f"Sua função levantou ValueError no caso “{case}” ({error}), mas esse tamanho é "
              f"válido e a saída tem {expected} pixels. Dica: as duas convoluções de cada nível "
-             f"vêm antes do max-pool, e cada uma tira 2 pixels.")
+             f"vêm antes do agrupamento por máximo, e cada uma tira 2 pixels.")
     value = as_float(got, case)
     if value != expected:
         shown = int(value) if value.is_integer() else value
@@ -269,13 +245,13 @@ def smallest_hint(value: float, min_size: int, hints: Mapping[int, str]) -> str:
     if value < min_size:
         return " Dica: a resposta não pode ser menor que min_size."
     if value == min_size:
-        return f" Dica: {min_size} não serve; confira cada max-pool e a saída."
+        return f" Dica: {min_size} não serve; confira cada agrupamento por máximo e a saída."
     return ""
 
 
 def check_smallest_valid_unet_input(fn: Callable[[int, int], Any]) -> None:
-    """Confere ``fn(min_size, depth)``: o menor tamanho ≥ ``min_size`` em que todo max-pool da
-    U-Net original recebe um tamanho par e a saída tem pelo menos 1 pixel."""
+    """Confere ``fn(min_size, depth)``: o menor tamanho ≥ ``min_size`` em que todo agrupamento
+    por máximo da U-Net original recebe um tamanho par e a saída tem pelo menos 1 pixel."""
     for min_size, depth, expected, hints in SMALLEST_CASES:
         case = f"min_size = {min_size}, depth = {depth}"
         with forbidden(fn, RULES_UNET_SIZES):
