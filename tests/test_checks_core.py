@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.functional import scaled_dot_product_attention as apelido
 
-from residuais.checks import ForbiddenCall, Rule, expect_close, forbidden, reading
+from residuais.checks import ForbiddenCall, Rule, core, expect_close, forbidden, reading
 
 SDPA = Rule("torch.nn.functional.scaled_dot_product_attention",
             "o exercício pede a atenção escrita por você.")
@@ -193,3 +193,16 @@ def _module_attribute(module: str, name: str):
         return getattr(importlib.import_module(module), name)(*args)
 
     return answer
+
+
+def test_call_lets_a_forbidden_call_through_instead_of_explaining_it_as_an_error():
+    """``call`` explica os erros da resposta como AssertionError; o ForbiddenCall de uma
+    função trocada tem de chegar como ForbiddenCall (a nota zero da questão depende dele)."""
+    def by_name_built_at_run_time(q, k, v):
+        return getattr(F, "scaled_dot_product" + "_attention")(q, k, v)
+
+    with pytest.raises(ForbiddenCall, match="não vale"), \
+            forbidden(by_name_built_at_run_time, [SDPA]):
+        core.call(by_name_built_at_run_time, "caso", *_qkv())
+    with pytest.raises(AssertionError, match=r"levantou ZeroDivisionError no caso “c”"):
+        core.call(lambda: 1 / 0, "c")

@@ -17,6 +17,7 @@ from residuais.models import (
     PlainMLP,
     ResidualBlock,
     ResidualMLP,
+    ResNet,
     UNet,
     center_crop,
     count_parameters,
@@ -279,6 +280,20 @@ def test_resnet_shapes_and_zero_init():
         resnet(20)
 
 
+@pytest.mark.parametrize("block, last", [(BasicBlock, "bn2"), (Bottleneck, "bn3")])
+def test_zero_init_residual_zeroes_only_the_last_bn_of_each_block(block, last):
+    torch.manual_seed(0)
+    model = ResNet(block, (2, 1, 1, 1), num_classes=3, zero_init_residual=True)
+    blocks = [b for b in model.modules() if isinstance(b, block)]
+    assert len(blocks) == 5
+    for b in blocks:
+        for name, module in b.named_modules():
+            if isinstance(module, nn.BatchNorm2d):
+                assert (torch.count_nonzero(module.weight) == 0) == (name == last), name
+    x = torch.relu(torch.randn(2, 64 * block.expansion, 6, 6))
+    torch.testing.assert_close(model.layer1[1].eval()(x), x)  # o bloco começa na identidade
+
+
 def test_resnet_stages_reuse_its_modules_and_compose_to_forward():
     torch.manual_seed(0)
     model = resnet(18, num_classes=5).eval()
@@ -392,11 +407,11 @@ def test_center_crop():
 
 
 def test_center_crop_of_an_odd_difference_leaves_the_extra_row_below_and_column_right():
-    """7×6 → 4×3: sobram 3 linhas (1 em cima, 2 embaixo) e 3 colunas (1 à esquerda, 2 à
-    direita), como no exercício 2 do capítulo 5; altura e largura diferentes pegam a troca."""
-    x = torch.arange(42.0).view(1, 1, 7, 6)
-    expected = torch.tensor([[7.0, 8.0, 9.0], [13.0, 14.0, 15.0], [19.0, 20.0, 21.0],
-                             [25.0, 26.0, 27.0]])
+    """9×6 → 4×3: sobram 5 linhas (2 em cima, 3 embaixo) e 3 colunas (1 à esquerda, 2 à
+    direita), como no exercício 2 do capítulo 5; margens diferentes pegam a troca de eixos."""
+    x = torch.arange(54.0).view(1, 1, 9, 6)  # o valor em (linha r, coluna c) é 6r + c
+    expected = torch.tensor([[13.0, 14.0, 15.0], [19.0, 20.0, 21.0], [25.0, 26.0, 27.0],
+                             [31.0, 32.0, 33.0]])
     torch.testing.assert_close(center_crop(x, 4, 3), expected.view(1, 1, 4, 3))
 
 
