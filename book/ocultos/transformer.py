@@ -1,64 +1,96 @@
 """Testes ocultos do capítulo 6 (fluxo residual): as respostas de referência e os casos extras.
 
-Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
-comparações com o PyTorch vêm das verificações públicas, em ``residuais.checks.transformer``.
+Só o professor tem este arquivo (vai no arquivo do corretor). Aqui ficam também as medidas que
+as verificações públicas não podem trazer sem entregar a resposta: o efeito da máscara medido
+pelo jacobiano de uma atenção e de uma pilha de blocos de verdade.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import nn
 
-from residuais.checks.core import call, expect_close, expect_tensor, fail, forbidden
+from residuais.checks.core import call, expect_close, fail
 from residuais.checks.transformer import (
-    RULES_ATTENTION,
-    RULES_HEAD_WRITES,
-    expect_attention,
-    expect_head_writes,
-    expect_multi_head,
-    random_multi_head_case,
-    run_pre_ln_stack,
+    check_to_torch_weights,
+    expect_bool_matrix,
+    lecture_multi_head,
+    lecture_weights,
+    local_mask_hint,
+    reach_hint,
+    rows_text,
+    torch_attention,
 )
+from residuais.transformer import MultiHeadSelfAttention, TransformerBlock
 
 # --------------------------------------------------------------------------------------------
 # respostas de referência
 # --------------------------------------------------------------------------------------------
 
 
-def reference_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d) V para tensores (..., T, d)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, T)
-    return scores.softmax(dim=-1) @ v
+def reference_local_causal_mask(n_positions: int, window: int) -> torch.Tensor:
+    """(T, T), True = proibido: a posição i vê só j com i − window < j ≤ i."""
+    i = torch.arange(n_positions)[:, None]
+    j = torch.arange(n_positions)[None, :]
+    return (j > i) | (j <= i - window)
 
 
-def reference_multi_head_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
-                                   w_v: torch.Tensor, w_o: torch.Tensor,
-                                   n_heads: int) -> torch.Tensor:
-    """Atenção com ``n_heads`` cabeças, sem vieses; os pesos são os de ``nn.Linear`` (X Wᵀ)."""
-    b, t, c = x.shape
-    d = c // n_heads
-    q, k, v = ((x @ w.T).view(b, t, n_heads, d).transpose(1, 2) for w in (w_q, w_k, w_v))
-    heads = reference_attention(q, k, v)  # (B, H, T, d)
-    return heads.transpose(1, 2).reshape(b, t, c) @ w_o.T
+def reference_mean_attention_distance(weights: torch.Tensor) -> torch.Tensor:
+    """(B, h, T, T) → (h,): média, no lote e nas consultas, de Σ_j w_ij |i − j|."""
+    t = weights.shape[-1]
+    positions = torch.arange(t, dtype=weights.dtype)
+    distance = (positions[:, None] - positions[None, :]).abs()  # (T, T)
+    return (weights * distance).sum(-1).mean(dim=(0, 2))
 
 
-def reference_pre_ln_block(x: torch.Tensor, ln1: nn.Module, attn: nn.Module, ln2: nn.Module,
-                           ffn: nn.Module) -> torch.Tensor:
-    """O = X + Atenção(LN₁(X)), H = O + FFN(LN₂(O))."""
-    stream = x + attn(ln1(x))
-    return stream + ffn(ln2(stream))
+def reference_to_torch_weights(w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
+                               w_o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """W_i (h, C, d), que multiplicam à direita → as linhas (h·d, C) do ``in_proj_weight``."""
+    rows = [w.transpose(1, 2).reshape(-1, w.shape[1]) for w in (w_q, w_k, w_v)]
+    return torch.cat(rows), w_o.T
 
 
-def reference_head_writes(head_outputs: torch.Tensor, w_o: torch.Tensor) -> torch.Tensor:
-    """(B, T, H, d_h) e W_O (C × C, como ``nn.Linear``) → as escritas (H, B, T, C): a cabeça
-    h usa as colunas h·d_h … (h+1)·d_h − 1 de W_O."""
-    n_heads, d = head_outputs.shape[-2:]
-    blocks = w_o.view(w_o.shape[0], n_heads, d)  # (C, H, d_h)
-    return torch.einsum("bthd,chd->hbtc", head_outputs, blocks)
+def reference_reach(mask: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Quem alcança quem: um bloco liga i a j se a atenção deixa (máscara) ou se i = j (o
+    atalho); ``n_layers`` blocos compõem essas ligações."""
+    t = mask.shape[0]
+    step = (~mask | torch.eye(t, dtype=torch.bool)).to(torch.int64)
+    reach = torch.eye(t, dtype=torch.int64)
+    for _ in range(n_layers):
+        reach = (step @ reach).clamp(max=1)
+    return reach.bool()
+
+
+# --------------------------------------------------------------------------------------------
+# medidas: o efeito da máscara numa atenção e numa pilha de blocos de verdade
+# --------------------------------------------------------------------------------------------
+
+
+def measured_dependence(layers: list[torch.nn.Module], mask: torch.Tensor,
+                        channels: int = 8) -> torch.Tensor:
+    """(T, T): True onde a saída i da pilha depende da entrada j — o gradiente de uma projeção
+    aleatória da saída i em relação à entrada j não é nulo (uma passada para trás por saída)."""
+    t = mask.shape[0]
+    x = torch.randn(1, t, channels, dtype=torch.float64, requires_grad=True)
+    out = x
+    for layer in layers:
+        out = layer(out, mask)
+    probe = torch.randn_like(out)
+    rows = []
+    for i in range(t):
+        (grad,) = torch.autograd.grad((out[0, i] * probe[0, i]).sum(), x, retain_graph=True)
+        rows.append(grad[0].abs().sum(-1) > 0)  # (T,): de quais entradas a saída i depende
+    return torch.stack(rows)
+
+
+def random_mask(t: int, gen: torch.Generator) -> torch.Tensor:
+    """Uma máscara qualquer (True = proibido) em que toda posição vê ao menos uma outra."""
+    mask = torch.rand(t, t, generator=gen) < 0.6
+    free = torch.randint(t, (t,), generator=gen)
+    mask[torch.arange(t), free] = False
+    return mask
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,62 +98,98 @@ def reference_head_writes(head_outputs: torch.Tensor, w_o: torch.Tensor) -> torc
 # --------------------------------------------------------------------------------------------
 
 
-def check_attention_hidden(fn: Callable[..., Any]) -> None:
-    """Mais formas (um token, d = 1, lote e cabeças), float32, e escores grandes (o softmax
-    deve ser estável)."""
-    gen = torch.Generator().manual_seed(66)
-    for shape in [(1, 8), (3, 2, 7, 16), (2, 6, 1), (4, 3)]:
-        q, k, v = (torch.randn(*shape, generator=gen, dtype=torch.float64) for _ in range(3))
-        expect_attention(fn, q, k, v, f"Q, K, V de forma {shape}")
-    q, k, v = (torch.randn(2, 5, 8, generator=gen) for _ in range(3))
-    expect_attention(fn, q, k, v, "Q, K, V de forma (2, 5, 8) em float32", tol=1e-5)
-    case = "escores grandes (Q e K multiplicados por 30, float32)"
-    q, k, v = (torch.randn(6, 4, generator=gen) for _ in range(3))
-    with forbidden(fn, RULES_ATTENTION):
-        got = call(fn, case, 30 * q, 30 * k, v.clone())
-    if isinstance(got, torch.Tensor) and not torch.isfinite(got).all():
-        fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN. Dica: use "
-             f".softmax(dim=-1), ou subtraia o máximo de cada linha antes da exponencial.")
-    expect_attention(fn, 30 * q, 30 * k, v, case, tol=1e-4)
-
-
-def check_multi_head_attention_hidden(fn: Callable[..., Any]) -> None:
-    """Mais formas: uma cabeça, cabeças de dimensão 1, um token, muitas cabeças."""
-    gen = torch.Generator().manual_seed(76)
-    for b, t, c, n_heads in [(3, 7, 16, 4), (1, 1, 8, 8), (2, 4, 6, 1), (2, 9, 12, 6)]:
-        x, weights = random_multi_head_case(b, t, c, gen)
-        expect_multi_head(fn, x, weights, n_heads, f"x de forma ({b}, {t}, {c}) e {n_heads} "
-                          f"cabeças")
-
-
-def check_pre_ln_block_hidden(fn: Callable[..., Any]) -> None:
-    """Outros tamanhos: um token, muitas cabeças, pilhas de 1 a 4 blocos."""
-    for b, t, c, n_heads, n_blocks in [(1, 1, 8, 2, 2), (3, 9, 32, 4, 4), (2, 4, 12, 3, 1)]:
-        run_pre_ln_stack(fn, b, t, c, n_heads, n_blocks)
-
-
-def check_head_writes_hidden(fn: Callable[..., Any]) -> None:
-    """Mais formas e o experimento com uma atenção de verdade: as escritas das cabeças de um
-    ``nn.MultiheadAttention`` somadas (mais o viés de W_O) dão a saída dele."""
-    gen = torch.Generator().manual_seed(86)
-    for b, t, n_heads, d in [(1, 1, 1, 3), (2, 4, 8, 2), (3, 2, 3, 7)]:
-        heads = torch.randn(b, t, n_heads, d, generator=gen, dtype=torch.float64)
-        w_o = torch.randn(n_heads * d, n_heads * d, generator=gen, dtype=torch.float64)
-        expect_head_writes(fn, heads, w_o, f"{n_heads} cabeças de dimensão {d}, lote {b}, "
-                           f"{t} tokens")
-    torch.manual_seed(0)
-    b, t, c, n_heads = 2, 5, 16, 4
-    mha = nn.MultiheadAttention(c, n_heads, batch_first=True, dtype=torch.float64)
-    x = torch.randn(b, t, c, dtype=torch.float64)
+def check_local_causal_mask_hidden(fn: Callable[..., Any]) -> None:
+    """Outros tamanhos (uma posição, janela 1, janela do tamanho da sequência) e o efeito
+    medido: numa atenção com a máscara, a saída i depende da entrada j só onde ela deixa; e
+    ``nn.MultiheadAttention`` com o mesmo attn_mask calcula o mesmo."""
+    torch.manual_seed(6)
+    for t, window in [(1, 1), (6, 1), (7, 3), (8, 8), (9, 4), (5, 2)]:
+        case = f"T = {t}, janela {window}"
+        got = expect_bool_matrix(call(fn, case, t, window), case, (t, t))
+        expected = reference_local_causal_mask(t, window)
+        if not torch.equal(got, expected):
+            fail(f"No caso “{case}” a máscara está errada: {rows_text(got)}."
+                 f"{local_mask_hint(got, window)}")
+    t, window = 6, 3
+    mask = reference_local_causal_mask(t, window)
+    attn = MultiHeadSelfAttention(8, 2).double()
+    if not torch.equal(measured_dependence([attn], mask), ~mask):
+        fail("A atenção com a máscara de referência não respeitou a janela (erro do curso).")
+    reference = torch.nn.MultiheadAttention(8, 2, batch_first=True, dtype=torch.float64)
+    attn.load_from_torch(reference)
+    case = f"T = {t}, janela {window}, como attn_mask de nn.MultiheadAttention"
+    got = call(fn, case, t, window)
+    x = torch.randn(1, t, 8, dtype=torch.float64)
     with torch.no_grad():
-        expected = mha(x, x, x, need_weights=False)[0]
-        w_q, w_k, w_v = mha.in_proj_weight.chunk(3)
-        b_q, b_k, b_v = mha.in_proj_bias.chunk(3)
-        q, k, v = ((x @ w.T + bias).view(b, t, n_heads, -1).transpose(1, 2)
-                   for w, bias in ((w_q, b_q), (w_k, b_k), (w_v, b_v)))
-        heads = reference_attention(q, k, v).transpose(1, 2)  # (B, T, H, d_h)
-        case = "cabeças de um nn.MultiheadAttention com 4 cabeças"
-        with forbidden(fn, RULES_HEAD_WRITES):
-            got = call(fn, case, heads.clone(), mha.out_proj.weight.clone())
-    expect_tensor(got, (n_heads, b, t, c), case, type_first=True)
-    expect_close(got.sum(0) + mha.out_proj.bias.detach(), expected, case, tol=1e-6)
+        expected = reference(x, x, x, attn_mask=mask, need_weights=False)[0]
+        expect_close(attn(x, got), expected, case, tol=1e-10)
+
+
+def check_mean_attention_distance_hidden(fn: Callable[..., Any]) -> None:
+    """Pesos de atenções de verdade (softmax de escores aleatórios), com e sem máscara causal,
+    em várias formas."""
+    gen = torch.Generator().manual_seed(66)
+    for b, h, t, causal in [(3, 4, 6, False), (2, 2, 7, True), (1, 1, 1, False),
+                            (4, 8, 3, True)]:
+        scores = 2 * torch.randn(b, h, t, t, generator=gen, dtype=torch.float64)
+        if causal:
+            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1),
+                                        float("-inf"))
+        weights = scores.softmax(-1)
+        case = f"softmax de escores aleatórios, lote {b}, {h} cabeças, T = {t}" + (
+            ", com máscara causal" if causal else "")
+        got = call(fn, case, weights.clone())
+        expect_close(got, reference_mean_attention_distance(weights), case, tol=1e-6)
+
+
+def check_to_torch_weights_hidden(fn: Callable[..., Any]) -> None:
+    """Uma cabeça, cabeças de dimensão 1, muitas cabeças; e o curso: com os mesmos pesos, a
+    ``MultiHeadSelfAttention`` do pacote (viés zero) calcula as equações da aula."""
+    check_to_torch_weights(fn)
+    gen = torch.Generator().manual_seed(76)
+    for h, d, t in [(1, 5, 4), (6, 1, 3), (4, 3, 7)]:
+        c = h * d
+        case = f"{h} cabeças de dimensão {d} (C = {c}), {t} tokens"
+        lecture = lecture_weights(h, d, gen)
+        x = torch.randn(2, t, c, generator=gen, dtype=torch.float64)
+        got = call(fn, case, *(w.clone() for w in lecture))
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            fail(f"No caso “{case}” esperava um par (in_proj_weight, out_proj_weight).")
+        in_proj, out_proj = (torch.as_tensor(w).double() for w in got)
+        expected = lecture_multi_head(x, *lecture)
+        with torch.no_grad():
+            by_torch = torch_attention(in_proj, out_proj, h)(x, x, x, need_weights=False)[0]
+            ours = MultiHeadSelfAttention(c, h).double()
+            ours.qkv.weight.copy_(in_proj)
+            ours.qkv.bias.zero_()
+            ours.out.weight.copy_(out_proj)
+            ours.out.bias.zero_()
+            by_course = ours(x)
+        expect_close(by_torch, expected, f"{case}, nn.MultiheadAttention", tol=1e-8)
+        expect_close(by_course, expected, f"{case}, MultiHeadSelfAttention", tol=1e-8)
+
+
+def check_reach_hidden(fn: Callable[..., Any]) -> None:
+    """O alcance medido: o jacobiano de uma pilha de blocos pré-LN do curso com máscaras
+    quaisquer; e casos maiores, contra a referência."""
+    torch.manual_seed(86)
+    gen = torch.Generator().manual_seed(86)
+    for t, n_layers in [(5, 1), (6, 2), (7, 3), (4, 0)]:
+        mask = random_mask(t, gen)
+        case = f"máscara {rows_text(mask)}, {n_layers} blocos (medido numa pilha de blocos)"
+        blocks = [TransformerBlock(8, 2, 16, norm_first=True).double() for _ in range(n_layers)]
+        measured = measured_dependence(blocks, mask)
+        got = expect_bool_matrix(call(fn, case, mask.clone(), n_layers), case, (t, t))
+        if not torch.equal(got, measured):
+            fail(f"No caso “{case}” o alcance medido é {rows_text(measured)}; recebeu "
+                 f"{rows_text(got)}.{reach_hint(got, mask, n_layers, measured)}")
+    for t, n_layers in [(12, 5), (10, 9), (1, 3)]:
+        mask = random_mask(t, gen) | torch.ones(t, t, dtype=torch.bool).triu(1)
+        mask[torch.arange(t), torch.arange(t)] = t % 2 == 0
+        mask[:, 0] = False  # toda posição vê a primeira (nenhuma linha fica vazia)
+        case = f"máscara {t} × {t}, {n_layers} blocos"
+        got = expect_bool_matrix(call(fn, case, mask.clone(), n_layers), case, (t, t))
+        expected = reference_reach(mask, n_layers)
+        if not torch.equal(got, expected):
+            fail(f"No caso “{case}” o alcance está errado: {rows_text(got)}."
+                 f"{reach_hint(got, mask, n_layers, expected)}")

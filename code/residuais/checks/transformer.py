@@ -1,14 +1,14 @@
 """Verificações públicas dos exercícios do capítulo 6 (fluxo residual em Transformers).
 
-Os valores esperados vêm do próprio PyTorch (``scaled_dot_product_attention``,
-``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``, ``F.linear``), calculados fora da
-resposta; os erros típicos, que viram dicas, são as mesmas funções com os pesos trocados.
+Casos fixos, com os valores esperados escritos (máscaras e alcances como linhas de 0 e 1,
+distâncias por fórmulas fechadas de casos particulares) ou calculados pelo PyTorch
+(``nn.MultiheadAttention`` contra as equações da aula, cabeça por cabeça). As dicas vêm de
+propriedades da resposta (a diagonal, a convenção da máscara, a forma), não de uma resposta
+certa calculada aqui.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,350 +16,283 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from residuais.checks.core import Rule, call, expect_close, expect_tensor, fail, forbidden
-
-_ATTENTION = "o exercício pede a atenção escrita por você."
-RULES_ATTENTION = (
-    Rule("torch.nn.functional.scaled_dot_product_attention", _ATTENTION),
-    Rule("residuais.transformer.scaled_dot_product_attention", _ATTENTION),
-    Rule("residuais.transformer.MultiHeadSelfAttention", _ATTENTION),
-    Rule("torch.nn.MultiheadAttention", _ATTENTION),
-    Rule("torch.nn.functional.multi_head_attention_forward", _ATTENTION),
+from residuais.checks.avaliador_exemplos import (  # noqa: F401  (exemplos do avaliador)
+    Recorded,
+    check_attention,
+    check_pre_ln_block,
 )
-_BLOCK = "o exercício pede o bloco pré-LN montado por você a partir dos quatro módulos."
-RULES_PRE_LN = (
-    Rule("residuais.transformer.TransformerBlock", _BLOCK),
-    Rule("torch.nn.TransformerEncoderLayer", _BLOCK),
-    Rule("torch.nn.TransformerEncoder", _BLOCK),
-)
-_HEADS = "o exercício pede a separação das cabeças escrita por você."
-RULES_HEAD_WRITES = (  # o PyTorch não separa as cabeças; o curso, sim (capítulo 6)
-    Rule("residuais.interpretability.per_head_writes", _HEADS),
-    Rule("residuais.interpretability.stream_components", _HEADS),
-)
-
-# --------------------------------------------------------------------------------------------
-# exercício 1: atenção
-# --------------------------------------------------------------------------------------------
-
-ATTENTION_SHAPES = [(5, 4), (2, 3, 6, 8)]
+from residuais.checks.core import call, expect_close, expect_tensor, fail
 
 
-def attention_hints(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Os erros típicos da atenção, calculados pelo próprio PyTorch."""
-    t = q.shape[-2]
-    identity = torch.eye(t, dtype=q.dtype).expand(*q.shape[:-2], t, t)
-    # softmax(K Qᵀ/√d), linha a linha, é o softmax de Q Kᵀ/√d por colunas, transposto
-    by_columns = F.scaled_dot_product_attention(k, q, identity).transpose(-2, -1)
-    return {
-        "faltou dividir os escores por √d.": F.scaled_dot_product_attention(q, k, v, scale=1.0),
-        "o softmax é sobre as chaves (último eixo): cada linha dos pesos deve somar 1.":
-            by_columns @ v,
-        "os escores são Q Kᵀ (consultas nas linhas), não K Qᵀ.":
-            F.scaled_dot_product_attention(k, q, v),
-    }
+def bool_matrix(rows: Sequence[str]) -> torch.Tensor:
+    """Uma matriz booleana escrita linha a linha: ``("01", "00")`` → [[False, True], ...]."""
+    return torch.tensor([[char == "1" for char in row] for row in rows])
 
 
-def expect_attention(fn: Callable[..., Any], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                     case: str, tol: float = 1e-6) -> None:
-    """Falha se ``fn(q, k, v)`` não for a atenção de ``scaled_dot_product_attention``."""
-    expected = F.scaled_dot_product_attention(q, k, v)
-    hints = attention_hints(q, k, v)
-    with forbidden(fn, RULES_ATTENTION):
-        got = call(fn, case, q.clone(), k.clone(), v.clone())
-    if isinstance(got, tuple):  # quem devolve (saída, pesos), como no módulo do curso
-        got = got[0]
-    expect_close(got, expected, case, tol=tol, hints=hints)
+def rows_text(matrix: torch.Tensor) -> str:
+    return " / ".join("".join("1" if v else "0" for v in row) for row in matrix.tolist())
 
 
-def check_attention(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(q, k, v)`` = softmax(Q Kᵀ / √d) V para tensores (..., T, d), contra
-    ``torch.nn.functional.scaled_dot_product_attention``."""
-    gen = torch.Generator().manual_seed(6)
-    for shape in ATTENTION_SHAPES:
-        q, k, v = (torch.randn(*shape, generator=gen, dtype=torch.float64) for _ in range(3))
-        expect_attention(fn, q, k, v, f"Q, K, V de forma {shape}")
+def expect_bool_matrix(got: Any, case: str, shape: tuple[int, int]) -> torch.Tensor:
+    """Falha se ``got`` não for um tensor booleano de forma ``shape``; devolve-o."""
+    expect_tensor(got, shape, case, type_first=True)
+    if got.dtype != torch.bool:
+        fail(f"No caso “{case}” esperava um tensor booleano (dtype torch.bool); recebeu "
+             f"{got.dtype}. Dica: comparações como a <= b já dão booleanos; ou use .bool().")
+    return got
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: atenção com várias cabeças
+# exercício 1: a máscara causal com janela
 # --------------------------------------------------------------------------------------------
 
-MHA_CASES = [(2, 5, 8, 2), (1, 6, 12, 3)]  # (B, T, C, cabeças)
+# (T, janela, máscara esperada: 1 = proibido)
+LOCAL_MASK_CASES = [
+    (4, 2, ("0111", "0011", "1001", "1100")),
+    (5, 3, ("01111", "00111", "00011", "10001", "11000")),
+    (3, 5, ("011", "001", "000")),  # janela maior que a sequência: a máscara causal
+]
 
 
-def torch_multi_head(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
-                     w_o: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """``nn.MultiheadAttention`` (sem vieses, ``batch_first``) com estes pesos, aplicado a x."""
-    c = x.shape[-1]
-    mha = nn.MultiheadAttention(c, n_heads, bias=False, batch_first=True, dtype=x.dtype)
-    with torch.no_grad():
-        mha.in_proj_weight.copy_(torch.cat([w_q, w_k, w_v]))
-        mha.out_proj.weight.copy_(w_o)
-        return mha(x, x, x, need_weights=False)[0]
-
-
-def multi_head_hints(x: torch.Tensor, weights: Sequence[torch.Tensor],
-                     n_heads: int) -> dict[str, torch.Tensor]:
-    """Os erros típicos, calculados por ``nn.MultiheadAttention`` com os pesos trocados."""
-    w_q, w_k, w_v, w_o = weights
-    c = x.shape[-1]
-    d = c // n_heads
-    # cabeças intercaladas, view(B, T, d, H): a cabeça h fica com os canais h, h + H, h + 2H, …
-    perm = [h + n_heads * j for h in range(n_heads) for j in range(d)]
-    return {
-        f"divida os escores por √(C/H) = √{d}, a dimensão de cada cabeça, e não por √C.":
-            torch_multi_head(x, w_q / math.sqrt(n_heads), w_k, w_v, w_o, n_heads),
-        f"faltou dividir os escores por √(C/H) = √{d}.":
-            torch_multi_head(x, w_q * math.sqrt(d), w_k, w_v, w_o, n_heads),
-        "faltou a projeção final W_O das cabeças concatenadas.":
-            torch_multi_head(x, w_q, w_k, w_v, torch.eye(c, dtype=x.dtype), n_heads),
-        "como em nn.Linear, a projeção é X Wᵀ (weight tem forma (saída, entrada)).":
-            torch_multi_head(x, w_q.T, w_k.T, w_v.T, w_o.T, n_heads),
-        "a cabeça h usa os canais contíguos h·d … (h+1)·d − 1: view(B, T, H, d), não "
-        "view(B, T, d, H).":
-            torch_multi_head(x, w_q[perm], w_k[perm], w_v[perm], w_o[:, perm], n_heads),
-    }
-
-
-def check_tokens_not_mixed(fn: Callable[..., Any], x: torch.Tensor,
-                           weights: Sequence[torch.Tensor], n_heads: int, got: torch.Tensor,
-                           case: str) -> None:
-    """A autoatenção não depende da ordem dos tokens: trocar a ordem da entrada só troca a
-    ordem da saída. Uma divisão em cabeças que mistura tokens quebra isso."""
-    order = torch.arange(x.shape[1] - 1, -1, -1)
-    with forbidden(fn, RULES_ATTENTION):
-        flipped = call(fn, case, x[:, order].clone(), *(w.clone() for w in weights), n_heads)
-    if isinstance(flipped, torch.Tensor) and flipped.shape == got.shape and not torch.allclose(
-            flipped[:, order].double(), got.double(), atol=1e-6):
-        fail(f"No caso “{case}” a saída difere da de nn.MultiheadAttention, e inverter a ordem "
-             f"dos tokens muda mais que a ordem da saída. Dica: ao separar as cabeças, faça "
-             f"view(B, T, H, d) e depois transpose(1, 2); um view direto para (B, H, T, d) "
-             f"mistura os tokens.")
-
-
-def random_multi_head_case(b: int, t: int, c: int,
-                           gen: torch.Generator) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """x (B, T, C) e os pesos W_Q, W_K, W_V, W_O (C × C, escala 1/√C), em float64."""
-    x = torch.randn(b, t, c, generator=gen, dtype=torch.float64)
-    weights = [torch.randn(c, c, generator=gen, dtype=torch.float64) / math.sqrt(c)
-               for _ in range(4)]
-    return x, weights
-
-
-def expect_multi_head(fn: Callable[..., Any], x: torch.Tensor, weights: Sequence[torch.Tensor],
-                      n_heads: int, case: str) -> None:
-    """Falha se ``fn(x, *weights, n_heads)`` não for a saída de ``nn.MultiheadAttention``."""
-    expected = torch_multi_head(x, *weights, n_heads)
-    hints = multi_head_hints(x, weights, n_heads)
-    with forbidden(fn, RULES_ATTENTION):
-        got = call(fn, case, x.clone(), *(w.clone() for w in weights), n_heads)
-    expect_tensor(got, expected.shape, case, type_first=True)
-    if not torch.allclose(got.double(), expected, atol=1e-6) and not any(
-            torch.allclose(got.double(), wrong, atol=1e-6) for wrong in hints.values()):
-        check_tokens_not_mixed(fn, x, weights, n_heads, got, case)
-    expect_close(got, expected, case, tol=1e-6, hints=hints)
-
-
-def check_multi_head_attention(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(x, w_q, w_k, w_v, w_o, n_heads)``: atenção com várias cabeças, sem vieses,
-    contra ``nn.MultiheadAttention(bias=False, batch_first=True)`` com os mesmos pesos."""
-    gen = torch.Generator().manual_seed(16)
-    for b, t, c, n_heads in MHA_CASES:
-        x, weights = random_multi_head_case(b, t, c, gen)
-        expect_multi_head(fn, x, weights, n_heads, f"x de forma ({b}, {t}, {c}) e {n_heads} "
-                          f"cabeças")
-
-
-# --------------------------------------------------------------------------------------------
-# exercício 3: o bloco pré-LN e as escritas no fluxo residual
-# --------------------------------------------------------------------------------------------
-
-PRE_LN_CASES = [(2, 5, 16, 2, 3)]  # (B, T, C, cabeças, blocos empilhados)
-
-
-class Recorded(nn.Module):
-    """Um módulo do bloco que guarda o que recebeu e o que devolveu em cada chamada."""
-
-    def __init__(self, inner: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        super().__init__()
-        self.inner = inner
-        self.calls: list[tuple[torch.Tensor, torch.Tensor]] = []
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.inner(x)
-        self.calls.append((x.detach().clone(), out.detach().clone()))
-        return out
-
-
-def random_pre_ln_layer(c: int, n_heads: int, seed: int) -> nn.TransformerEncoderLayer:
-    """Um ``nn.TransformerEncoderLayer`` pré-LN em float64, com γ, β não triviais nos LN (para
-    distinguir as ordens das operações)."""
-    torch.manual_seed(seed)
-    layer = nn.TransformerEncoderLayer(c, n_heads, 2 * c, dropout=0.0, batch_first=True,
-                                       norm_first=True, dtype=torch.float64).eval()
-    with torch.no_grad():
-        for ln in (layer.norm1, layer.norm2):
-            ln.weight.uniform_(0.5, 1.5)
-            ln.bias.uniform_(-0.5, 0.5)
-    return layer
-
-
-def block_modules(layer: nn.TransformerEncoderLayer) -> dict[str, Recorded]:
-    """Os quatro módulos do bloco (os mesmos pesos do ``layer``), cada um gravando as chamadas."""
-    mha = layer.self_attn
-    return {
-        "ln1": Recorded(layer.norm1),
-        "attn": Recorded(lambda h: mha(h, h, h, need_weights=False)[0]),
-        "ln2": Recorded(layer.norm2),
-        "ffn": Recorded(nn.Sequential(layer.linear1, nn.ReLU(), layer.linear2)),
-    }
-
-
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return a.shape == b.shape and torch.allclose(a.double(), b.double(), atol=1e-8)
-
-
-def _reads_hint(x: torch.Tensor, modules: dict[str, Recorded]) -> str:
-    """Dica a partir do que cada módulo leu (a última chamada de cada um)."""
-    (ln1_in, ln1_out), (attn_in, attn_out) = modules["ln1"].calls[-1], modules["attn"].calls[-1]
-    (ln2_in, ln2_out), (ffn_in, _) = modules["ln2"].calls[-1], modules["ffn"].calls[-1]
-    if not _same(ln1_in, x):
-        return ("o LN₁ lê o fluxo x como ele chega, antes de qualquer soma; normalizar depois "
-                "da soma é o pós-LN.")
-    if not _same(attn_in, ln1_out):
-        return "a atenção lê LN₁(x)."
-    if _same(ln2_in, attn_out):
-        return "faltou o primeiro atalho: o LN₂ lê x + a escrita da atenção, não só a escrita."
-    if not _same(ln2_in, x + attn_out):
-        return "o LN₂ lê o fluxo depois da atenção, x + a escrita da atenção."
-    if not _same(ffn_in, ln2_out):
-        return "a FFN lê LN₂(x + a escrita da atenção)."
+def local_mask_hint(got: torch.Tensor, window: int) -> str:
+    """A dica para uma máscara errada, a partir das propriedades dela."""
+    t = got.shape[0]
+    allowed = ~got
+    if bool(got.diagonal().all()):
+        return (" Dica: True marca o que a posição NÃO pode ver (a convenção do curso e do "
+                "attn_mask booleano de nn.MultiheadAttention); o attn_mask booleano de "
+                "F.scaled_dot_product_attention usa a convenção contrária.")
+    if bool(allowed.triu(1).any()):
+        return (" Dica: a linha i é a consulta (quem lê) e a coluna j a chave (quem é lida); "
+                "o futuro, j > i, é sempre proibido.")
+    counts = allowed.sum(1).tolist()
+    if counts != [min(i + 1, window) for i in range(t)]:
+        return (f" Dica: cada posição vê exatamente min(i + 1, janela) posições — ela mesma e as "
+                f"janela − 1 anteriores; sua máscara deixa ver {counts} por linha.")
     return ""
 
 
-def pre_ln_hint(got: torch.Tensor, x: torch.Tensor, modules: dict[str, Recorded],
-                post_ln: torch.Tensor) -> str:
-    """A dica para uma saída errada do bloco, a partir das chamadas gravadas."""
-    if _same(got, post_ln):
-        return (" Dica: isso é o bloco pós-LN (normaliza depois da soma); no pré-LN o LN vem "
-                "antes de cada subcamada e o fluxo residual não é normalizado.")
-    missing = [name for name, module in modules.items() if not module.calls]
-    if missing:
-        return f" Dica: sua função não chamou {', '.join(missing)}."
-    norm_outputs = [out for name in ("ln1", "ln2") for _, out in modules[name].calls]
-    if any(_same(got, out) for out in norm_outputs):
-        return (" Dica: não normalize a saída do bloco: no pré-LN o fluxo residual nunca passa "
-                "por um LN.")
-    hint = _reads_hint(x, modules)
-    if not hint and _same(got, modules["ffn"].calls[-1][1]):
-        hint = "faltou o segundo atalho: a saída é o fluxo mais a escrita da FFN."
-    return f" Dica: {hint}" if hint else ""
+def check_local_causal_mask(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(n_positions, window)``: a máscara (T, T), True = proibido, em que a posição
+    i vê só as posições j com i − window < j ≤ i."""
+    for t, window, rows in LOCAL_MASK_CASES:
+        case = f"T = {t}, janela {window}"
+        got = expect_bool_matrix(call(fn, case, t, window), case, (t, t))
+        expected = bool_matrix(rows)
+        if not torch.equal(got, expected):
+            fail(f"No caso “{case}” esperava a máscara {rows_text(expected)} (1 = proibido); "
+                 f"recebeu {rows_text(got)}.{local_mask_hint(got, window)}")
 
 
-def expect_writes_add_up(got: torch.Tensor, x: torch.Tensor, writes: Sequence[torch.Tensor],
-                         case: str) -> None:
-    """O que o capítulo afirma: a saída é a entrada mais a soma das escritas (a última saída
-    de cada ``attn`` e de cada ``ffn``), sem nada mais no caminho."""
-    gap = (got.double() - x.double() - sum(w.double() for w in writes)).abs().max().item()
-    if gap > 1e-8:
-        fail(f"No caso “{case}” a saída não é a entrada mais as escritas da atenção e da FFN "
-             f"(diferença {gap:.2e}). Dica: chame attn e ffn uma vez cada e some o que elas "
-             f"devolvem ao fluxo.")
+# --------------------------------------------------------------------------------------------
+# exercício 2: a distância média de atenção de cada cabeça
+# --------------------------------------------------------------------------------------------
 
 
-def run_pre_ln_stack(fn: Callable[..., Any], b: int, t: int, c: int, n_heads: int,
-                     n_blocks: int) -> None:
-    """O experimento: ``n_blocks`` blocos pré-LN empilhados com a função do estudante, cada um
-    comparado com ``nn.TransformerEncoderLayer(norm_first=True)``; no fim, o fluxo é a entrada
-    mais a soma de todas as escritas, como o capítulo afirma."""
-    gen = torch.Generator().manual_seed(c + t)
-    x0 = 3 * torch.randn(b, t, c, generator=gen, dtype=torch.float64)
-    x, writes = x0, []
-    for i in range(n_blocks):
-        case = f"x de forma ({b}, {t}, {c}), bloco {i + 1} de {n_blocks}"
-        layer = random_pre_ln_layer(c, n_heads, seed=100 * c + i)
-        post = copy.deepcopy(layer)
-        post.norm_first = False
+def uniform_weights(b: int, h: int, t: int) -> torch.Tensor:
+    """Pesos (B, h, T, T) em que toda consulta lê todas as chaves igualmente."""
+    return torch.full((b, h, t, t), 1.0 / t, dtype=torch.float64)
+
+
+def one_hot_weights(keys: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Pesos (1, h, T, T) em que a consulta i da cabeça c lê só a chave ``keys[c][i]``."""
+    chosen = torch.tensor(keys)  # (h, T)
+    return F.one_hot(chosen, chosen.shape[1]).to(torch.float64).unsqueeze(0)
+
+
+def causal_uniform_weights(t: int) -> torch.Tensor:
+    """Pesos (1, 1, T, T) com a máscara causal: a consulta i lê igualmente as chaves j ≤ i."""
+    weights = torch.ones(t, t, dtype=torch.float64).tril()
+    return (weights / weights.sum(-1, keepdim=True)).view(1, 1, t, t)
+
+
+MIRROR = [7, 6, 5, 4, 3, 2, 1, 0]  # a inversão: a posição i lê a posição 7 − i (de 0 a 7)
+SELF = list(range(8))
+PREVIOUS = [0, 0, 1, 2, 3, 4, 5, 6]
+
+
+def distance_cases() -> list[tuple[str, torch.Tensor, list[float]]]:
+    """(caso, pesos, distância esperada por cabeça), com valores de fórmulas fechadas."""
+    mixed = torch.cat([uniform_weights(1, 1, 8), one_hot_weights([MIRROR])])  # (2, 1, 8, 8)
+    return [
+        # uniforme: a média de |i − j| sobre todos os pares, (T² − 1)/(3T)
+        ("pesos uniformes, T = 8, 3 cabeças, lote 2", uniform_weights(2, 3, 8), [63 / 24] * 3),
+        # a posição espelhada, a própria posição, a anterior: média de |2i − 7|, 0, 7/8
+        ("cabeças que leem uma posição só, T = 8", one_hot_weights([MIRROR, SELF, PREVIOUS]),
+         [4.0, 0.0, 7 / 8]),
+        # a consulta i lê igualmente as i + 1 chaves j ≤ i: distância i/2, em média (T − 1)/4
+        ("máscara causal, pesos uniformes no passado, T = 5", causal_uniform_weights(5), [1.0]),
+        # a média é também sobre o lote: (2,625 + 4)/2
+        ("lote de 2: uma sequência uniforme e uma espelhada", mixed, [(63 / 24 + 4) / 2]),
+    ]
+
+
+def distance_hint(got: Any, b: int, h: int) -> str:
+    if not isinstance(got, torch.Tensor):
+        return ""
+    shape = tuple(got.shape)
+    if shape == (b, h):
+        return " Dica: tire a média também no eixo do lote, além das consultas."
+    if shape in ((), (1,)) and h > 1:
+        return " Dica: é uma distância por cabeça; não tire a média no eixo das cabeças."
+    return ""
+
+
+def check_mean_attention_distance(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(weights)``: para pesos (B, h, T, T), a distância média de atenção de cada
+    cabeça, (h,): a média, no lote e nas consultas i, de Σ_j w_ij |i − j|."""
+    for case, weights, expected in distance_cases():
+        b, h = weights.shape[:2]
+        got = call(fn, case, weights.clone())
+        hint = distance_hint(got, b, h)
+        if hint:
+            fail(f"No caso “{case}” esperava um tensor de forma ({h},); recebeu "
+                 f"{tuple(got.shape)}.{hint}")
+        hints = {"a distância é |i − j|, sem sinal: para trás e para a frente contam igual.":
+                 torch.zeros(h)} if "uniformes, T = 8" in case else {}
+        if "uma posição só" in case:
+            hints["pondere cada |i − j| pelo peso w_ij que a consulta i dá à chave j."] = (
+                torch.full((h,), 63 / 24))
+        expect_close(got, torch.tensor(expected, dtype=torch.float64), case, tol=1e-6,
+                     hints=hints)
+
+
+# --------------------------------------------------------------------------------------------
+# exercício 3: os pesos da aula no formato do PyTorch
+# --------------------------------------------------------------------------------------------
+
+WEIGHT_CASES = [(2, 4, 3), (3, 6, 2)]  # (cabeças h, d por cabeça, tokens T); C = h·d
+
+
+def lecture_weights(h: int, d: int,
+                    gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """W_i^Q, W_i^K, W_i^V, cada um (h, C, d), e W^O (C, C), na convenção da aula."""
+    c = h * d
+    per_head = [torch.randn(h, c, d, generator=gen, dtype=torch.float64) / c**0.5
+                for _ in range(3)]
+    return (*per_head, torch.randn(c, c, generator=gen, dtype=torch.float64) / c**0.5)
+
+
+def lecture_multi_head(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor,
+                       w_v: torch.Tensor, w_o: torch.Tensor) -> torch.Tensor:
+    """As equações da aula, cabeça por cabeça: [Atenção(X W_i^Q, X W_i^K, X W_i^V)]_i W^O."""
+    heads = [F.scaled_dot_product_attention(x @ q, x @ k, x @ v)
+             for q, k, v in zip(w_q, w_k, w_v, strict=True)]
+    return torch.cat(heads, dim=-1) @ w_o
+
+
+def torch_attention(in_proj: torch.Tensor, out_proj: torch.Tensor,
+                    n_heads: int) -> nn.MultiheadAttention:
+    """``nn.MultiheadAttention`` sem vieses, com estes dois pesos."""
+    c = out_proj.shape[0]
+    mha = nn.MultiheadAttention(c, n_heads, bias=False, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(in_proj)
+        mha.out_proj.weight.copy_(out_proj)
+    return mha
+
+
+def _heads_match(z: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> bool:
+    """As colunas i·d … (i+1)·d − 1 de ``z`` (T, C) são X W_i, para toda cabeça i?"""
+    d = w.shape[-1]
+    return all(torch.allclose(z[:, i * d:(i + 1) * d], x @ w_i, atol=1e-8)
+               for i, w_i in enumerate(w))
+
+
+def projection_hint(x: torch.Tensor, in_proj: torch.Tensor,
+                    lecture: Sequence[torch.Tensor]) -> str:
+    """Confere, bloco a bloco, as projeções que o PyTorch calcularia com ``in_proj``."""
+    c = x.shape[-1]
+    names = ("consultas", "chaves", "valores")
+    for block, (name, w) in enumerate(zip(names, lecture, strict=True)):
+        rows = in_proj[block * c:(block + 1) * c]
+        if _heads_match(x @ rows.T, x, w):
+            continue
+        if _heads_match(x @ rows, x, w):
+            return (f"as {name} saem de X Wᵀ: nn.Linear e nn.MultiheadAttention multiplicam "
+                    f"pela transposta do weight, de forma (saída, entrada).")
+        for other_name, other in zip(names, lecture, strict=True):
+            if other is not w and _heads_match(x @ rows.T, x, other):
+                return (f"o bloco das {name} tem as {other_name}: in_proj_weight empilha "
+                        f"[W^Q; W^K; W^V], nessa ordem, cada bloco com C linhas.")
+        return (f"as {name} da cabeça i devem ser X W_i, nas linhas i·d … (i+1)·d − 1 do "
+                f"bloco delas (as cabeças ficam em faixas contíguas, na ordem).")
+    return ""
+
+
+def check_to_torch_weights(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(w_q, w_k, w_v, w_o)`` → (in_proj_weight, out_proj_weight): com eles,
+    ``nn.MultiheadAttention(bias=False)`` calcula as equações da aula."""
+    gen = torch.Generator().manual_seed(36)
+    for h, d, t in WEIGHT_CASES:
+        c = h * d
+        case = f"{h} cabeças de dimensão {d} (C = {c}), {t} tokens"
+        lecture = lecture_weights(h, d, gen)
+        x = torch.randn(t, c, generator=gen, dtype=torch.float64)
+        got = call(fn, case, *(w.clone() for w in lecture))
+        if not isinstance(got, tuple | list) or len(got) != 2:
+            fail(f"No caso “{case}” esperava um par (in_proj_weight, out_proj_weight); recebeu "
+                 f"{type(got).__name__}.")
+        in_proj, out_proj = got
+        expect_tensor(in_proj, (3 * c, c), f"{case}, in_proj_weight", type_first=True)
+        expect_tensor(out_proj, (c, c), f"{case}, out_proj_weight", type_first=True)
+        in_proj, out_proj = in_proj.double(), out_proj.double()
+        hint = projection_hint(x, in_proj, lecture[:3])
+        if not hint and torch.allclose(out_proj, lecture[3], atol=1e-8):
+            hint = ("a aula multiplica à direita, [cabeças] W^O; nn.Linear calcula z Wᵀ, então "
+                    "out_proj_weight é a transposta de W^O.")
         with torch.no_grad():
-            expected, post_ln = layer(x), post(x)
-        modules = block_modules(layer)
-        with torch.no_grad(), forbidden(fn, RULES_PRE_LN):
-            got = call(fn, case, x.clone(), *modules.values())
-        expect_tensor(got, x.shape, case, f"a saída deve ter a forma da entrada, {tuple(x.shape)}")
-        if not _same(got, expected):
-            error = (got.double() - expected).abs().max().item()
-            fail(f"No caso “{case}” a saída difere da de nn.TransformerEncoderLayer"
-                 f"(norm_first=True) (maior diferença {error:.2e})."
-                 f"{pre_ln_hint(got, x, modules, post_ln)}")
-        block_writes = [modules["attn"].calls[-1][1], modules["ffn"].calls[-1][1]]
-        expect_writes_add_up(got, x, block_writes, case)
-        x, writes = got.double(), writes + block_writes
-    expect_writes_add_up(x, x0, writes, f"x de forma ({b}, {t}, {c}), {n_blocks} blocos")
-
-
-def check_pre_ln_block(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(x, ln1, attn, ln2, ffn)``: o bloco pré-LN
-    O = X + Atenção(LN₁(X)), H = O + FFN(LN₂(O)), contra ``nn.TransformerEncoderLayer`` com os
-    mesmos pesos, e o fluxo residual de vários blocos empilhados: a saída é a entrada mais a
-    soma do que cada atenção e cada FFN escreveu."""
-    for b, t, c, n_heads, n_blocks in PRE_LN_CASES:
-        run_pre_ln_stack(fn, b, t, c, n_heads, n_blocks)
+            got_out = torch_attention(in_proj, out_proj, h)(x[None], x[None], x[None],
+                                                            need_weights=False)[0][0]
+        expected = lecture_multi_head(x, *lecture)
+        error = (got_out - expected).abs().max().item()
+        if hint or error > 1e-8:
+            extra = f" Dica: {hint}" if hint else ""
+            fail(f"No caso “{case}” nn.MultiheadAttention com os seus pesos não calcula as "
+                 f"equações da aula (maior diferença {error:.2e}).{extra}")
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 4: a escrita de cada cabeça
+# exercício 4: o alcance de cada posição depois de vários blocos
 # --------------------------------------------------------------------------------------------
 
-HEAD_CASES = [(2, 3, 4, 5), (3, 5, 2, 4)]  # (B, T, cabeças, d_h)
+# (caso, máscara (1 = proibido), blocos, alcance esperado (1 = a saída i depende da entrada j))
+REACH_CASES = [
+    ("máscara causal, 1 bloco", ("01111", "00111", "00011", "00001", "00000"), 1,
+     ("10000", "11000", "11100", "11110", "11111")),
+    ("máscara causal, 0 blocos", ("0111", "0011", "0001", "0000"), 0,
+     ("1000", "0100", "0010", "0001")),
+    ("janela 2, 3 blocos", ("011111", "001111", "100111", "110011", "111001", "111100"), 3,
+     ("100000", "110000", "111000", "111100", "011110", "001111")),
+    ("só os vizinhos i − 1 e i + 1 (sem a própria posição), 1 bloco",
+     ("10111", "01011", "10101", "11010", "11101"), 1,
+     ("11000", "11100", "01110", "00111", "00011")),
+    ("só os vizinhos i − 1 e i + 1 (sem a própria posição), 2 blocos",
+     ("10111", "01011", "10101", "11010", "11101"), 2,
+     ("11100", "11110", "11111", "01111", "00111")),
+]
 
 
-def only_head(head_outputs: torch.Tensor, h: int) -> torch.Tensor:
-    """As saídas das cabeças com todas zeradas, menos a cabeça ``h``."""
-    kept = torch.zeros_like(head_outputs)
-    kept[:, :, h] = head_outputs[:, :, h]
-    return kept
-
-
-def head_axis_hint(got: Any, b: int, t: int, n_heads: int, c: int) -> str:
-    shape = tuple(getattr(got, "shape", ()))
-    if shape != (n_heads, b, t, c) and sorted(shape) == sorted((n_heads, b, t, c)):
-        return " Dica: o eixo das cabeças vem primeiro: (H, B, T, C)."
+def reach_hint(got: torch.Tensor, mask: torch.Tensor, n_layers: int,
+               expected: torch.Tensor) -> str:
+    if not bool(got.diagonal().all()):
+        return (" Dica: o atalho residual leva x_i adiante em todo bloco, então a saída i "
+                "sempre depende da entrada i, mesmo que a máscara proíba a diagonal.")
+    if torch.equal(got, expected.T):
+        return (" Dica: a linha i é a saída (quem recebe) e a coluna j a entrada (quem é "
+                "lida); com a máscara causal, nada vem do futuro.")
+    if n_layers > 1 and torch.equal(got, ~mask | torch.eye(len(mask), dtype=torch.bool)):
+        return (" Dica: isso é o alcance de um bloco só; cada bloco lê o fluxo que os blocos "
+                "anteriores já misturaram.")
     return ""
 
 
-def expect_head_writes(fn: Callable[..., Any], heads: torch.Tensor, w_o: torch.Tensor,
-                       case: str) -> None:
-    """Falha se ``fn(heads, w_o)`` não devolver as escritas de cada cabeça, (H, B, T, C): a soma
-    deve ser a projeção por W_O das cabeças concatenadas (``F.linear``), e cada escrita, a
-    projeção com só aquela cabeça (as outras zeradas)."""
-    b, t, n_heads, d = heads.shape
-    c = n_heads * d
-    full = F.linear(heads.flatten(-2), w_o)  # (B, T, C): a saída da atenção
-    expected = torch.stack([F.linear(only_head(heads, h).flatten(-2), w_o)
-                            for h in range(n_heads)])
-    with forbidden(fn, RULES_HEAD_WRITES):
-        got = call(fn, case, heads.clone(), w_o.clone())
-    hint = head_axis_hint(got, b, t, n_heads, c)
-    if hint:
-        fail(f"No caso “{case}” esperava a forma {(n_heads, b, t, c)}; recebeu "
-             f"{tuple(got.shape)}.{hint}")
-    expect_tensor(got, expected.shape, case, type_first=True)
-    rows = "em nn.Linear, weight tem forma (saída, entrada): a cabeça h usa colunas de W_O."
-    expect_close(got.sum(0), full, f"{case}: soma das escritas", tol=1e-6,
-                 hints={rows: F.linear(heads.flatten(-2), w_o.T)})
-    error = (got.double() - expected).abs().max().item()
-    if error > 1e-6:
-        fail(f"No caso “{case}” a soma das escritas está certa, mas a escrita de cada cabeça "
-             f"não (maior diferença {error:.2e}). Dica: a escrita h deve depender só da saída "
-             f"da cabeça h.")
-
-
-def check_head_writes(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(head_outputs, w_o)``: a escrita de cada cabeça no fluxo residual."""
-    gen = torch.Generator().manual_seed(26)
-    for b, t, n_heads, d in HEAD_CASES:
-        heads = torch.randn(b, t, n_heads, d, generator=gen, dtype=torch.float64)
-        w_o = torch.randn(n_heads * d, n_heads * d, generator=gen, dtype=torch.float64)
-        expect_head_writes(fn, heads, w_o, f"{n_heads} cabeças de dimensão {d}, lote {b}, "
-                           f"{t} tokens")
+def check_reach(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(mask, n_layers)`` → (T, T) booleana: True onde a saída i de ``n_layers``
+    blocos pré-LN com essa máscara de atenção pode depender do token de entrada j."""
+    for case, mask_rows, n_layers, reach_rows in REACH_CASES:
+        mask, expected = bool_matrix(mask_rows), bool_matrix(reach_rows)
+        got = expect_bool_matrix(call(fn, case, mask.clone(), n_layers), case, mask.shape)
+        if not torch.equal(got, expected):
+            fail(f"No caso “{case}” esperava o alcance {rows_text(expected)}; recebeu "
+                 f"{rows_text(got)}.{reach_hint(got, mask, n_layers, expected)}")
