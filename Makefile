@@ -108,8 +108,8 @@ repositorio-estudante: $(STAMP)
 	@test -n "$(DEST)" || { echo "Diga a pasta do repositório dos estudantes: make repositorio-estudante DEST=../curso-estudantes"; exit 2; }
 	$(BIN)/python -m coursetools.studentrepo "$(DEST)"
 
-## pdf: a edição em PDF do livro (a do estudante), impressa pelo Chromium depois do MathJax, em _build/pdf/
-pdf: book sysdeps
+## pdf: o livro em PDF (edição do estudante) em _build/pdf/, impresso pelo Chromium; reaproveita o site se estiver em dia
+pdf: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m coursetools.pdf
 
 ## lab: abre o JupyterLab nos capítulos

@@ -7,12 +7,17 @@ capítulo, as entradas do ``autodoc`` (assinatura e docstring em português, com
 código-fonte do ``viewcode``) das que ele usa pela primeira vez, e os links para as que já
 apareceram. Cada entrada diz em que capítulos é usada, com links. Assim a página nunca fica
 desatualizada em relação aos capítulos (``tests/test_site.py`` confere).
+
+As docstrings escrevem as fórmulas em texto, como ``h_k = h_{k-1} + f_k[h_{k-1}]``; nesta página,
+os índices e expoentes (``_k``, ``_{k-1}``, ``^O``, ``^(h)``) viram índices e expoentes de verdade
+(``<sub>``, ``<sup>``), no site e no PDF; o código (``literal``) fica como está.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +96,56 @@ class ReferenceByChapter(SphinxDirective):
         return container.children
 
 
+# uma letra (não precedida de letra, dígito, _ ou \\) seguida de índices/expoentes: _k, _{k-1},
+# _{k_m}, ^O, ^(h); um índice sem chaves tem 1 ou 2 caracteres e não continua num identificador
+# (x_train, lag1_autocorrelation e n_blocks ficam como estão)
+_GROUP = r"\{(?:[^{}]|\{[^{}]*\})*\}|\([^()]*\)|[A-Za-z0-9ℓ]{1,2}(?![A-Za-z0-9(])"
+SCRIPTS = re.compile(rf"(?<![\w\\])[A-Za-zα-ωΑ-Ωℓ](?:[_^](?:{_GROUP}))+")
+MARK = re.compile(rf"([_^])({_GROUP})")
+
+
+def scripted(text: str) -> list[nodes.Node]:
+    """``text`` com os índices (``_``) e os expoentes (``^``) como nós ``subscript`` e
+    ``superscript``."""
+    result: list[nodes.Node] = []
+    position = 0
+    for match in SCRIPTS.finditer(text):
+        result.append(nodes.Text(text[position:match.start()]))
+        token = match.group(0)
+        result.append(nodes.Text(token[0]))
+        for mark in MARK.finditer(token, 1):
+            inner = mark.group(2)
+            inner = inner[1:-1] if inner.startswith("{") else inner
+            node = nodes.subscript() if mark.group(1) == "_" else nodes.superscript()
+            node += scripted(inner)
+            result.append(node)
+        position = match.end()
+    result.append(nodes.Text(text[position:]))
+    return [n for n in result if not (isinstance(n, nodes.Text) and not n.astext())]
+
+
+def _typeset_docstrings(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Na página da referência, os índices e expoentes das docstrings viram ``<sub>``/``<sup>``."""
+    if not docname.endswith("api"):
+        return
+    skip = (nodes.literal, nodes.literal_block, nodes.FixedTextElement, nodes.math)
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or any(isinstance(a, skip) for a in _ancestors(parent)):
+            continue
+        if "desc_signature" in {type(a).__name__ for a in _ancestors(parent)}:
+            continue
+        if not SCRIPTS.search(text.astext()):
+            continue
+        parent.replace(text, scripted(text.astext()))
+
+
+def _ancestors(node: nodes.Node):
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def _used_in(stems: list[str]) -> str:
     """“Usado no capítulo 1.” ou “Usado nos capítulos 1, 2 e 4.”, com links."""
     links = [f"{{doc}}`{int(s[:2])} <{s}>`" for s in stems]
@@ -101,4 +156,5 @@ def _used_in(stems: list[str]) -> str:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("referencia-por-capitulo", ReferenceByChapter)
+    app.connect("doctree-resolved", _typeset_docstrings)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

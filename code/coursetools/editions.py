@@ -50,6 +50,36 @@ def chapters_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+SITE_STAMP = ".edicao.json"  # no site construído: que edição é e de que fontes saiu
+SITE_SOURCES = (*COPIED, "book", "code/residuais")
+
+
+def sources_digest(root: Path) -> str:
+    """Uma impressão digital de tudo de que o site é feito (capítulos, páginas, configuração,
+    tema, extensões e o pacote que as páginas mostram)."""
+    digest = hashlib.sha256()
+    for name in SITE_SOURCES:
+        path = root / name
+        if not path.exists():
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix in (".pyc", ".mo"):
+                continue
+            digest.update(file.relative_to(root).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def site_is_current(root: Path, site: Path) -> bool:
+    """Se ``site`` é a edição do estudante (sem soluções) construída das fontes atuais."""
+    stamp = site / SITE_STAMP
+    if not stamp.exists():
+        return False
+    recorded = json.loads(stamp.read_text(encoding="utf-8"))
+    return recorded == {"edicao": "estudante", "solucoes": False, "fontes": sources_digest(root)}
+
+
 def ensure_release(root: Path, out: Path | None = None, log=print) -> Path:
     """A liberação em ``out`` (padrão: ``_build/liberacao``), refeita se os capítulos mudaram
     desde a última."""
@@ -111,9 +141,13 @@ def build_student_edition(root: Path, out: Path | None = None, solutions: bool =
     registro da construção."""
     out = out or root
     release_dir = ensure_release(root, release_dir, log)
+    digest = sources_digest(root)
     sources = assemble_student_sources(root, release_dir, out / SOURCES, solutions)
     _, log = build.build_site(sources, out)
-    return out / "_build" / "html", log
+    html = out / "_build" / "html"
+    (html / SITE_STAMP).write_text(json.dumps(
+        {"edicao": "estudante", "solucoes": solutions, "fontes": digest}), encoding="utf-8")
+    return html, log
 
 
 def build_professor_edition(root: Path, out: Path | None = None) -> tuple[Path, str]:
