@@ -358,14 +358,14 @@ def assemble(front: bytes, body: bytes, headings: list[Heading], marks: dict[str
     writer.append(PdfReader(io.BytesIO(body)), import_outline=False)
     writer.set_page_label(0, offset - 1, style="/r")
     writer.set_page_label(offset, len(writer.pages) - 1, style="/D", start=1)
-    writer.add_outline_item("Sumário", 1 if offset > 1 else 0)
+    writer.add_outline_item(title="Sumário", page_number=1 if offset > 1 else 0)
     parents = {}
     for heading in (h for h in headings if h.level <= OUTLINE_DEPTH):
         mark = marks[heading.target]
         fit = Fit.xyz(left=0, top=mark.top) if mark.top is not None else Fit.fit()
         parent = parents.get(heading.level - 1)
         parents[heading.level] = writer.add_outline_item(
-            heading.title, offset + mark.page, parent=parent, fit=fit)
+            title=heading.title, page_number=offset + mark.page, parent=parent, fit=fit)
     writer.add_metadata({"/Title": TITLE, "/Author": AUTHOR, "/Subject": SUBTITLE,
                          "/Keywords": KEYWORDS})
     writer.page_mode = "/UseOutlines"  # o leitor abre com os marcadores à vista
