@@ -18,7 +18,6 @@ _PAD = ("o exercício pede o preenchimento escrito por você: center_crop só re
         "torchvision completa sozinho.")
 RULES_PAD = (
     Rule("residuais.models.center_crop", _PAD),
-    Rule("residuais.models.unet.center_crop", _PAD),
     Rule("torchvision.transforms.functional.center_crop", _PAD),
 )
 
