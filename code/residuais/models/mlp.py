@@ -59,7 +59,7 @@ def _norm(width: int, batch_norm: bool, norm_layer: NormLayer) -> nn.Module:
 def _hidden_layer(d_in: int, width: int, batch_norm: bool, init_scale: float | None,
                   norm_layer: NormLayer) -> nn.Sequential:
     """Uma camada oculta sequencial: linear → (normalização em lote) → ReLU."""
-    norm = _norm(width, batch_norm, norm_layer)
+    norm = norm_layer(width) if batch_norm else nn.Identity()
     return nn.Sequential(_linear(d_in, width, init_scale), norm, nn.ReLU())
 
 
