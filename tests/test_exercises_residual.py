@@ -2,7 +2,6 @@
 referência, recusam os erros típicos com a dica certa, pegam os atalhos proibidos, e as
 constantes escritas nas verificações públicas conferem com a referência."""
 
-import itertools
 import math
 import re
 
@@ -15,9 +14,9 @@ from residuais.checks import ForbiddenCall
 from residuais.checks import residual as public
 from residuais.checks.residual import (
     check_gradient_share_by_path_length,
+    check_outputs_by_length,
     check_preactivation_block,
     check_residual_forward,
-    check_unrolled_output,
 )
 from residuais.models import ResidualBlock
 
@@ -186,124 +185,127 @@ def test_preactivation_block_course_block_is_forbidden():
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: a saída como soma de caminhos
+# exercício 3: a saída separada por comprimento de caminho
 # --------------------------------------------------------------------------------------------
 
 
-def reversed_product(matrices, h0, max_length=None):
-    total = torch.zeros_like(h0)
-    longest = len(matrices) if max_length is None else max_length
-    for length in range(min(longest, len(matrices)) + 1):
-        for path in itertools.combinations(range(len(matrices)), length):
-            term = h0
-            for k in reversed(path):
-                term = matrices[k] @ term
-            total = total + term
-    return total
+def listed_rows(matrices, h0):  # outra resposta certa, listando os caminhos (só K pequeno)
+    rows = [torch.zeros_like(h0) for _ in range(len(matrices) + 1)]
+    for path in enumerate_paths(len(matrices)):
+        term = h0
+        for k in path:
+            term = matrices[k - 1] @ term
+        rows[len(path)] = rows[len(path)] + term
+    return torch.stack(rows)
 
 
-def without_identity(matrices, h0, max_length=None):
-    return hidden.reference_unrolled_output(matrices, h0, max_length) - h0
+def reversed_product(matrices, h0):
+    return hidden.enumerated_rows(matrices, h0, reverse=True)
 
 
-def strict_max_length(matrices, h0, max_length=None):
-    if max_length is None:
-        return hidden.reference_unrolled_output(matrices, h0)
-    if max_length == 0:
-        return h0.clone()
-    return hidden.reference_unrolled_output(matrices, h0, max_length - 1)
+def cumulative(matrices, h0):
+    return hidden.reference_outputs_by_length(matrices, h0).cumsum(dim=0)
 
 
-def test_unrolled_output_reference_passes_public_and_hidden():
-    check_unrolled_output(hidden.reference_unrolled_output)
-    hidden.check_unrolled_output_hidden(hidden.reference_unrolled_output)
+def without_empty_path(matrices, h0):
+    return hidden.reference_outputs_by_length(matrices, h0)[1:]
 
 
-def test_unrolled_output_constant_matches_the_reference_and_the_course():
-    matrices = [_table(a) for a in public.TRUNCATED_MATRICES]
-    h0 = _table(public.TRUNCATED_INPUT)
-    got = hidden.reference_unrolled_output(matrices, h0, public.TRUNCATED_MAX_LENGTH)
-    assert torch.equal(got, _table(public.TRUNCATED_EXPECTED))
-    terms = expand_linear_residual(matrices, h0)  # a enumeração do pacote do curso
-    assert torch.equal(got, sum(t for path, t in terms.items()
-                                if len(path) <= public.TRUNCATED_MAX_LENGTH))
+def everything_in_row_zero(matrices, h0):  # a soma certa, na linha errada
+    rows = torch.zeros(len(matrices) + 1, h0.shape[0], dtype=h0.dtype)
+    rows[0] = public.product_form(matrices, h0)
+    return rows
 
 
-def test_unrolled_output_experiment_numbers_in_the_comment():
-    """O experimento com a referência e as sementes da verificação: longe das margens."""
-    errors = torch.zeros(4, dtype=torch.float64)
-    for seed in public.EXPERIMENT_SEEDS:
-        matrices, h0 = public._random_matrices(10, 8, 0.2, seed)
-        full = public.product_form(matrices, h0)
-        for length in range(4):
-            got = hidden.reference_unrolled_output(matrices, h0, length)
-            errors[length] += ((got - full).norm() / full.norm()).item() / 4
-    assert errors[0] > 1.3 * public.EXPERIMENT_IDENTITY_ERROR
-    assert errors[3] < public.EXPERIMENT_SHORT_ERROR / 1.3
-    assert math.comb(10, 0) + math.comb(10, 1) + math.comb(10, 2) + math.comb(10, 3) == 176
-
-
-@pytest.mark.parametrize("answer, hint", [
+OUTPUTS_MISTAKES = [
     (reversed_product, public.HINT_REVERSED_PRODUCT),
-    (without_identity, public.HINT_NO_IDENTITY_PATH),
-    (strict_max_length, public.HINT_MAX_LENGTH_STRICT),
-], ids=["ordem trocada", "sem a identidade", "max_length estrito"])
-def test_unrolled_output_mistakes_fail_with_their_hint(answer, hint):
-    with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
-        check_unrolled_output(answer)
+    (cumulative, public.HINT_CUMULATIVE),
+    (without_empty_path, public.HINT_MISSING_EMPTY_PATH),
+    (everything_in_row_zero, public.HINT_WRONG_ROWS),
+]
 
 
-def test_unrolled_output_hidden_catches_the_strict_max_length():
-    with pytest.raises(AssertionError, match="max_length conta os ramos"):
-        hidden.check_unrolled_output_hidden(strict_max_length)
+def test_outputs_by_length_reference_passes_public_and_hidden():
+    check_outputs_by_length(hidden.reference_outputs_by_length)
+    hidden.check_outputs_by_length_hidden(hidden.reference_outputs_by_length)
 
 
-def test_unrolled_output_ignoring_max_length_fails_the_experiment_or_earlier():
-    with pytest.raises(AssertionError, match="max_length = 0"):
-        check_unrolled_output(lambda matrices, h0, max_length=None: public.product_form(
-            matrices, h0))
-
-
-def test_unrolled_output_experiment_catches_what_the_exact_cases_miss():
-    """Uma resposta certa com poucos blocos, mas que com muitos blocos só soma os caminhos de
-    até 2 ramos (um atalho “para ganhar tempo”): só o experimento a recusa."""
-
-    def truncated_when_deep(matrices, h0, max_length=None):
-        if len(matrices) <= 5:
-            return hidden.reference_unrolled_output(matrices, h0, max_length)
-        return hidden.reference_unrolled_output(matrices, h0, min(max_length or 2, 2))
-
-    with pytest.raises(AssertionError, match="experimento com K = 10"):
-        check_unrolled_output(truncated_when_deep)
-
-
-def test_unrolled_output_trivial_answer_fails():
-    with pytest.raises(AssertionError):
-        check_unrolled_output(lambda matrices, h0, max_length=None: h0)
-    with pytest.raises(AssertionError, match=r"esperava um torch\.Tensor, recebeu list"):
-        check_unrolled_output(lambda matrices, h0, max_length=None: matrices)
-
-
-def test_unrolled_output_course_functions_are_forbidden():
-    def via_expansion(matrices, h0, max_length=None):
+def test_outputs_by_length_reference_agrees_with_listing_the_paths():
+    for n_blocks in range(7):
+        matrices, h0 = public.random_matrices(n_blocks, 3, 0.7, seed=100 + n_blocks)
+        assert torch.allclose(hidden.reference_outputs_by_length(matrices, h0),
+                              listed_rows(matrices, h0), atol=1e-12)
+        # e com as funções do curso: a linha ℓ junta os termos de expand_linear_residual
         terms = expand_linear_residual(matrices, h0)
-        return sum(t for p, t in terms.items() if max_length is None or len(p) <= max_length)
+        for length in range(n_blocks + 1):
+            by_course = sum((t for p, t in terms.items() if len(p) == length),
+                            torch.zeros_like(h0))
+            assert torch.allclose(hidden.reference_outputs_by_length(matrices, h0)[length],
+                                  by_course, atol=1e-12)
 
-    def via_paths(matrices, h0, max_length=None):
-        total = torch.zeros_like(h0)
-        for path in enumerate_paths(len(matrices)):
-            if max_length is None or len(path) <= max_length:
-                term = h0
-                for k in path:
-                    term = matrices[k - 1] @ term
-                total = total + term
-        return total
 
-    with pytest.raises(ForbiddenCall, match=r"`expand_linear_residual`.*não vale"):
-        check_unrolled_output(via_expansion)
-    with pytest.raises(ForbiddenCall, match=r"`enumerate_paths`.*não vale"):
-        check_unrolled_output(via_paths)
-    assert len(enumerate_paths(3)) == 8  # restaurada
+def test_outputs_by_length_written_constants_match():
+    matrices = [torch.tensor(a, dtype=torch.float64) for a in public.WRITTEN_MATRICES]
+    h0 = torch.tensor(public.WRITTEN_INPUT, dtype=torch.float64)
+    assert hidden.reference_outputs_by_length(matrices, h0).tolist() == [
+        list(row) for row in public.WRITTEN_ROWS]
+    assert listed_rows(matrices, h0).tolist() == [list(row) for row in public.WRITTEN_ROWS]
+    for answer, hint in OUTPUTS_MISTAKES[:2]:
+        assert answer(matrices, h0).tolist() == [list(r) for r in public.WRITTEN_HINTS[hint]]
+    # e a soma até 2 ramos é a do exercício antigo (9, 14), conferida à mão
+    assert cumulative(matrices, h0)[2].tolist() == [9.0, 14.0]
+
+
+@pytest.mark.parametrize(("answer", "hint"), OUTPUTS_MISTAKES,
+                         ids=lambda a: getattr(a, "__name__", ""))
+def test_outputs_by_length_mistakes_fail_with_their_hint(answer, hint):
+    with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
+        check_outputs_by_length(answer)
+
+
+def test_outputs_by_length_hidden_catches_the_mistakes():
+    for answer, _ in OUTPUTS_MISTAKES:
+        with pytest.raises(AssertionError):
+            hidden.check_outputs_by_length_hidden(answer)
+
+
+def test_outputs_by_length_listing_the_paths_is_too_slow_for_the_large_case():
+    """Listar os caminhos responde os casos pequenos, mas não o de K = 30 (2^30 caminhos): a
+    verificação pública usa K = 30 justamente para pedir a conta por comprimento."""
+    assert public.LARGE_BLOCKS >= 30 and 2 ** public.LARGE_BLOCKS > 1e9
+
+
+def test_outputs_by_length_trivial_answers_fail():
+    with pytest.raises(AssertionError, match="esperava"):
+        check_outputs_by_length(lambda matrices, h0: h0)
+    with pytest.raises(AssertionError):
+        check_outputs_by_length(
+            lambda matrices, h0: torch.zeros(len(matrices) + 1, h0.shape[0], dtype=h0.dtype))
+
+
+def test_outputs_by_length_course_functions_are_forbidden():
+    def via_expansion(matrices, h0):
+        terms = expand_linear_residual(matrices, h0)
+        return torch.stack([sum((t for p, t in terms.items() if len(p) == length),
+                                torch.zeros_like(h0)) for length in range(len(matrices) + 1)])
+
+    with pytest.raises(ForbiddenCall, match=r"expand_linear_residual.*não vale"):
+        check_outputs_by_length(via_expansion)
+    with pytest.raises(ForbiddenCall, match=r"enumerate_paths.*não vale"):
+        check_outputs_by_length(listed_rows)
+
+
+def test_outputs_by_length_experiment_numbers_in_the_comment():
+    errors = []
+    for seed in range(200):
+        matrices, h0 = public.random_matrices(10, 8, 0.2, seed)
+        rows = hidden.reference_outputs_by_length(matrices, h0).cumsum(dim=0)
+        full = public.product_form(matrices, h0)
+        errors.append([((rows[length] - full).norm() / full.norm()).item()
+                       for length in (0, 3)])
+    groups = torch.tensor(errors).view(50, 4, 2).mean(dim=1)  # 50 grupos de 4 redes
+    assert groups[:, 0].min() > public.EXPERIMENT_IDENTITY_ERROR
+    assert groups[:, 1].max() < public.EXPERIMENT_SHORT_ERROR
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,3 +414,20 @@ def test_gradient_share_enumerating_paths_is_forbidden():
 
     with pytest.raises(ForbiddenCall, match=r"`enumerate_paths`.*não vale"):
         check_gradient_share_by_path_length(via_paths)
+
+
+def test_gradient_share_answer_key_modes():
+    """O gabarito da pergunta escrita do exercício 4 (capítulo 2): a moda de Binomial(K, g/(1+g))
+    é 9 com K = 54 e g = 0,2, 27 com g = 1, e 3 (com o 4 logo atrás) para a rede de 12 blocos com
+    g entre 0,40 e 0,44; o pico anda para caminhos mais longos quando g cresce."""
+    def mode(n_blocks, gain):
+        shares = hidden.reference_gradient_share_by_path_length(n_blocks, gain)
+        return max(range(n_blocks + 1), key=shares.__getitem__)
+
+    assert mode(54, 0.2) == 9 == math.floor(55 * 0.2 / 1.2)
+    assert mode(54, 1.0) == 27
+    for gain in (0.40, 0.42, 0.44):
+        shares = hidden.reference_gradient_share_by_path_length(12, gain)
+        assert mode(12, gain) == 3 and sorted(range(13), key=shares.__getitem__)[-2] == 4
+    modes = [mode(54, gain) for gain in (0.05, 0.2, 0.5, 1.0, 2.0)]
+    assert modes == sorted(modes) and len(set(modes)) == len(modes)

@@ -5,120 +5,165 @@ constantes escritas nas verificações públicas conferem com a referência."""
 import math
 import re
 
+import numpy as np
 import pytest
 import torch
 from conftest import hidden_module
 from torch import nn
 
-from residuais.analysis import input_gradient, lag1_autocorrelation, sequential_jacobians
+from residuais.analysis import input_gradient, sequential_jacobians
 from residuais.checks import ForbiddenCall
 from residuais.checks import sequential as public
 from residuais.checks.sequential import (
-    check_autocorrelation,
     check_jacobian_norms,
     check_relu_layer_jacobian,
+    check_spectral_slope,
     check_two_gradient_values,
 )
 
 hidden = hidden_module("sequential")
 
 # --------------------------------------------------------------------------------------------
-# exercício 1: autocorrelação com qualquer defasagem
+# exercício 1: a inclinação do espectro de potência
 # --------------------------------------------------------------------------------------------
 
 
-def uncentered(g, lag):
+def _fit(x, y):  # inclinação de mínimos quadrados, escrita de novo aqui (numpy)
+    return float(np.polyfit(np.asarray(x), np.asarray(y), 1)[0])
+
+
+def _spectrum(g):
+    g = np.asarray(torch.as_tensor(g, dtype=torch.float64).flatten())
+    return np.abs(np.fft.fft(g - g.mean())) ** 2, g.size
+
+
+def amplitude(g):
+    power, n = _spectrum(g)
+    k = np.arange(1, n // 2 + 1)
+    return _fit(np.log(k), np.log(np.sqrt(power[k])))
+
+
+def all_frequencies(g):
+    power, n = _spectrum(g)
+    k = np.arange(1, n)
+    return _fit(np.log(k), np.log(power[k]))
+
+
+def semilog(g):
+    power, n = _spectrum(g)
+    k = np.arange(1, n // 2 + 1)
+    return _fit(k, np.log(power[k]))
+
+
+def swapped_axes(g):
+    power, n = _spectrum(g)
+    k = np.arange(1, n // 2 + 1)
+    return _fit(np.log(power[k]), np.log(k))
+
+
+def dropped_nyquist(g):
+    power, n = _spectrum(g)
+    k = np.arange(1, n // 2)
+    return _fit(np.log(k), np.log(power[k]))
+
+
+def with_zero_frequency(g):  # log 0 = −inf entra no ajuste, que sai nan
     g = g.flatten().double()
-    return ((g[:-lag] * g[lag:]).sum() / (g * g).sum()).item()
+    n = g.numel()
+    y = (torch.fft.rfft(g - g.mean()).abs() ** 2).log()
+    x = torch.arange(0, n // 2 + 1, dtype=torch.float64).log()
+    x = x - x.mean()
+    return ((x * (y - y.mean())).sum() / (x * x).sum()).item()
 
 
-def lag_ignored(g, lag):
-    return hidden.reference_autocorrelation(g, 1)
+def numpy_answer(g):  # outra resposta certa: numpy, frequências em ciclos por amostra
+    power, n = _spectrum(g)
+    k = np.arange(1, n // 2 + 1)
+    return _fit(np.log(k / n), np.log(power[k] / n))
 
 
-def averaged_sums(g, lag):  # numerador dividido por N − lag, denominador por N
-    c = g.flatten().double()
-    c = c - c.mean()
-    return ((c[:-lag] * c[lag:]).mean() / (c * c).mean()).item()
-
-
-def pearson(g, lag):
-    g = g.flatten().double()
-    return torch.corrcoef(torch.stack([g[:-lag], g[lag:]]))[0, 1].item()
-
-
-def short_denominator(g, lag):
-    c = g.flatten().double()
-    c = c - c.mean()
-    return ((c[:-lag] * c[lag:]).sum() / (c[:-lag] ** 2).sum()).item()
-
-
-AUTOCORRELATION_MISTAKES = {
-    public.HINT_UNCENTERED: uncentered,
-    public.HINT_LAG_IGNORED: lag_ignored,
-    public.HINT_FEWER_TERMS: averaged_sums,
-    public.HINT_PEARSON: pearson,
-    public.HINT_SHORT_DENOMINATOR: short_denominator,
+SLOPE_MISTAKES = {
+    public.HINT_AMPLITUDE: amplitude,
+    public.HINT_ALL_FREQUENCIES: all_frequencies,
+    public.HINT_SEMILOG: semilog,
+    public.HINT_SWAPPED_AXES: swapped_axes,
+    public.HINT_DROPPED_NYQUIST: dropped_nyquist,
 }
 
 
-def test_autocorrelation_reference_passes_public_and_hidden():
-    check_autocorrelation(hidden.reference_autocorrelation)
-    hidden.check_autocorrelation_hidden(hidden.reference_autocorrelation)
+def test_spectral_slope_reference_passes_public_and_hidden():
+    check_spectral_slope(hidden.reference_spectral_slope)
+    hidden.check_spectral_slope_hidden(hidden.reference_spectral_slope)
 
 
-def test_autocorrelation_constants_match_the_reference_and_the_mistakes():
-    for (_, signal, lag), (expected, hints) in public.AUTOCORRELATION_CASES.items():
+def test_spectral_slope_another_correct_answer_passes():
+    check_spectral_slope(numpy_answer)
+    hidden.check_spectral_slope_hidden(numpy_answer)
+
+
+def test_spectral_slope_constants_match_an_independent_answer_and_the_mistakes():
+    for (_, signal), (expected, hints) in public.SLOPE_CASES.items():
         g = signal()
-        assert hidden.reference_autocorrelation(g, lag) == pytest.approx(expected, abs=5e-7)
+        assert numpy_answer(g) == pytest.approx(expected, abs=5e-7)
+        assert hidden.reference_spectral_slope(g) == pytest.approx(expected, abs=5e-7)
         for text, value in hints.items():
-            assert AUTOCORRELATION_MISTAKES[text](g, lag) == pytest.approx(value, abs=5e-7)
-    # e a defasagem 1 da referência é a do pacote do curso
-    g = public._white()
-    assert hidden.reference_autocorrelation(g, 1) == pytest.approx(lag1_autocorrelation(g))
+            assert SLOPE_MISTAKES[text](g) == pytest.approx(value, abs=5e-7)
 
 
-@pytest.mark.parametrize("hint", list(AUTOCORRELATION_MISTAKES), ids=lambda h: h[:30])
-def test_autocorrelation_mistakes_fail_with_their_hint(hint):
-    wrong = AUTOCORRELATION_MISTAKES[hint]
-    for check in (check_autocorrelation, hidden.check_autocorrelation_hidden):
+@pytest.mark.parametrize("hint", list(SLOPE_MISTAKES), ids=lambda h: h[:30])
+def test_spectral_slope_mistakes_fail_with_their_hint(hint):
+    wrong = SLOPE_MISTAKES[hint]
+    for check in (check_spectral_slope, hidden.check_spectral_slope_hidden):
         with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
             check(wrong)
 
 
-def test_autocorrelation_trivial_answers_fail():
+def test_spectral_slope_zero_frequency_gets_its_hint():
+    for check in (check_spectral_slope, hidden.check_spectral_slope_hidden):
+        with pytest.raises(AssertionError, match=re.escape(public.HINT_ZERO_FREQUENCY)):
+            check(with_zero_frequency)
+
+
+def test_spectral_slope_trivial_answers_fail():
     with pytest.raises(AssertionError, match="esperava um número"):
-        check_autocorrelation(lambda g, lag: g)
+        check_spectral_slope(lambda g: g)
     with pytest.raises(AssertionError, match="devolveu 0"):
-        check_autocorrelation(lambda g, lag: 0.0)
+        check_spectral_slope(lambda g: 0.0)
+    with pytest.raises(AssertionError, match="devolveu -2"):  # o marrom "de livro", sempre
+        check_spectral_slope(lambda g: -2.0)
 
 
-def test_autocorrelation_student_exception_names_the_case():
-    def broken(g, lag):
+def test_spectral_slope_student_exception_names_the_case():
+    def broken(g):
         raise ZeroDivisionError("divisão por zero")
 
-    with pytest.raises(AssertionError, match=r"ZeroDivisionError no caso “senoide"):
-        check_autocorrelation(broken)
+    with pytest.raises(AssertionError, match=r"ZeroDivisionError no caso “ruído marrom"):
+        check_spectral_slope(broken)
 
 
-def test_autocorrelation_accepts_float32_arithmetic():
-    def in_float32(g, lag):
-        c = g.flatten().float()
-        c = c - c.mean()
-        return ((c[:-lag] * c[lag:]).sum() / (c * c).sum()).item()
+def test_spectral_slope_accepts_float32_arithmetic():
+    def in_float32(g):
+        g = g.flatten().float()
+        n = g.numel()
+        power = torch.fft.rfft(g - g.mean()).abs() ** 2
+        x = torch.arange(1, n // 2 + 1).float().log()
+        y = power[1 : n // 2 + 1].log()
+        x = x - x.mean()
+        return ((x * (y - y.mean())).sum() / (x * x).sum()).item()
 
-    check_autocorrelation(in_float32)
-    hidden.check_autocorrelation_hidden(in_float32)
+    check_spectral_slope(in_float32)
+    hidden.check_spectral_slope_hidden(in_float32)
 
 
-def test_autocorrelation_course_function_is_forbidden():
-    def via_course(g, lag):
-        return lag1_autocorrelation(g) if lag == 1 else hidden.reference_autocorrelation(g, lag)
-
-    with pytest.raises(ForbiddenCall, match=r"lag1_autocorrelation.*não vale"):
-        check_autocorrelation(via_course)
-    # o pacote volta ao normal depois
-    assert lag1_autocorrelation(torch.tensor([1.0, 2.0, 3.0, 5.0])) == pytest.approx(1.6875 / 8.75)
+def test_spectral_slope_noise_ranges_hold_with_margin():
+    """As faixas do branco e do marrom contêm, com folga, 20 sinais de cada (sementes 0 a 19)."""
+    white = [hidden.reference_spectral_slope(public._white_noise(256, s)) for s in range(20)]
+    brown = [hidden.reference_spectral_slope(public._white_noise(256, s).cumsum(0))
+             for s in range(20)]
+    assert public.WHITE_RANGE[0] + 0.1 < min(white) and max(white) < public.WHITE_RANGE[1] - 0.1
+    assert public.BROWN_RANGE[0] + 0.2 < min(brown) and max(brown) < public.BROWN_RANGE[1] - 0.1
+    assert (round(min(white), 2), round(max(white), 2)) == (-0.28, 0.12)  # o comentário
+    assert (round(min(brown), 2), round(max(brown), 2)) == (-1.91, -1.51)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from torch import nn
 
 from residuais.checks.core import call, expect_close, forbidden
 from residuais.checks.residual import (
+    HINT_CUMULATIVE,
     HINT_FORGOT_BINOMIAL,
     HINT_FORGOT_SKIP,
     HINT_NO_SKIP,
@@ -25,16 +26,17 @@ from residuais.checks.residual import (
     HINT_POWER_OF_TWO,
     HINT_PROBABILITY_G,
     HINT_RELU_AFTER_SUM,
+    HINT_REVERSED_PRODUCT,
     HINT_WRONG_BRANCH_ORDER,
     RULES_GRADIENT_SHARE,
     RULES_PREACTIVATION_BLOCK,
     RULES_RESIDUAL_FORWARD,
-    RULES_UNROLLED_OUTPUT,
+    expect_rows,
     expect_shares,
     expect_states,
-    expect_unrolled,
-    product_form,
+    random_matrices,
     shares_vector,
+    student_rows,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -57,19 +59,30 @@ def reference_preactivation_block(h: torch.Tensor, norm: nn.Module,
     return h + linear(torch.relu(norm(h)))
 
 
-def reference_unrolled_output(matrices: Sequence[torch.Tensor], h0: torch.Tensor,
-                              max_length: int | None = None) -> torch.Tensor:
-    """Soma, sobre os subconjuntos {k_1 < … < k_m} com m ≤ max_length, de A_{k_m} ⋯ A_{k_1} h0."""
+def reference_outputs_by_length(matrices: Sequence[torch.Tensor],
+                                h0: torch.Tensor) -> torch.Tensor:
+    """(K + 1, d): a linha ℓ soma A_{k_ℓ} ⋯ A_{k_1} h0 sobre os caminhos de ℓ ramos. Bloco a
+    bloco: depois do bloco k, S_ℓ ← S_ℓ (pelo atalho) + A_k S_{ℓ−1} (pelo ramo)."""
+    rows = h0.unsqueeze(0)  # (1, d): antes de qualquer bloco, só o caminho vazio
+    for a in matrices:
+        zero = torch.zeros_like(rows[:1])
+        rows = torch.cat([rows, zero]) + torch.cat([zero, rows @ a.T])  # (ℓ + 1, d)
+    return rows
+
+
+def enumerated_rows(matrices: Sequence[torch.Tensor], h0: torch.Tensor,
+                    reverse: bool = False) -> torch.Tensor:
+    """As mesmas linhas listando os caminhos (só para K pequeno); com ``reverse``, o erro típico
+    do produto na ordem trocada."""
     n_blocks = len(matrices)
-    longest = n_blocks if max_length is None else min(max_length, n_blocks)
-    total = torch.zeros_like(h0)
-    for length in range(longest + 1):
+    rows = torch.zeros(n_blocks + 1, h0.shape[0], dtype=h0.dtype)
+    for length in range(n_blocks + 1):
         for path in itertools.combinations(range(n_blocks), length):
             term = h0
-            for k in path:
+            for k in (reversed(path) if reverse else path):
                 term = matrices[k] @ term
-            total = total + term
-    return total
+            rows[length] += term
+    return rows
 
 
 def reference_gradient_share_by_path_length(n_blocks: int, branch_gain: float) -> list[float]:
@@ -157,32 +170,34 @@ def check_preactivation_block_hidden(fn: Callable[..., Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def check_unrolled_output_hidden(fn: Callable[..., Any]) -> None:
-    """Casos extras: nenhum bloco e, com K = 6 e d = 10, todas as truncagens, inclusive
-    max_length maior que K."""
+def check_outputs_by_length_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: nenhum bloco, K = 6 e d = 10 (com as dicas), float32, d = 1 e K = 40."""
     gen = torch.Generator().manual_seed(4)
     h0 = torch.randn(4, generator=gen, dtype=torch.float64)
-    with forbidden(fn, RULES_UNROLLED_OUTPUT):
-        got = call(fn, "nenhum bloco", [], h0.clone())
-    expect_close(got, h0, "nenhum bloco", tol=1e-9)
+    expect_close(student_rows(fn, [], h0, "nenhum bloco"), h0.unsqueeze(0), "nenhum bloco",
+                 tol=1e-9)
 
     matrices = [0.4 * torch.randn(10, 10, generator=gen, dtype=torch.float64)
                 for _ in range(6)]
     h0 = torch.randn(10, generator=gen, dtype=torch.float64)
-    for max_length in [*range(7), 9, None]:
-        case = f"K = 6, d = 10, max_length = {max_length}"
-        expected = reference_unrolled_output(matrices, h0, max_length)
-        hints = {}
-        if max_length is not None and 1 <= max_length <= 6:
-            hints["max_length conta os ramos do caminho: os caminhos com exatamente max_length "
-                  "ramos também entram."] = reference_unrolled_output(matrices, h0,
-                                                                       max_length - 1)
-        with forbidden(fn, RULES_UNROLLED_OUTPUT):
-            got = call(fn, case, [a.clone() for a in matrices], h0.clone(),
-                       *(() if max_length is None else (max_length,)))
-        expect_unrolled(got, expected, case, hints)
-    full = reference_unrolled_output(matrices, h0)
-    expect_close(full, product_form(matrices, h0), "identidade da referência", tol=1e-9)
+    case = "K = 6, d = 10"
+    expected = reference_outputs_by_length(matrices, h0)
+    hints = {HINT_REVERSED_PRODUCT: enumerated_rows(matrices, h0, reverse=True),
+             HINT_CUMULATIVE: expected.cumsum(dim=0)}
+    expect_close(student_rows(fn, matrices, h0, case), expected, case, tol=1e-9, hints=hints)
+
+    matrices, h0 = random_matrices(5, 4, 0.8, seed=44)
+    case = "float32, K = 5, d = 4"
+    got = student_rows(fn, [a.float() for a in matrices], h0.float(), case)
+    expect_close(got, reference_outputs_by_length(matrices, h0), case, tol=1e-4)
+
+    for n_blocks, width, gain, seed in ((8, 1, 1.0, 45), (40, 5, 0.3, 46)):
+        matrices, h0 = random_matrices(n_blocks, width, gain, seed)
+        case = f"K = {n_blocks}, d = {width}"
+        rows = student_rows(fn, matrices, h0, case)
+        expect_rows(rows, matrices, h0, case)
+        expect_close(rows, reference_outputs_by_length(matrices, h0), case,
+                     tol=1e-9 * max(1.0, rows.abs().max().item()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,18 +14,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from residuais.checks.core import as_float, call, expect_close, fail, forbidden
+from residuais.checks.core import call, expect_close, fail, forbidden
 from residuais.checks.sequential import (
     EXPERIMENT_MARGIN,
-    HINT_FEWER_TERMS,
-    HINT_LAG_IGNORED,
+    HINT_ALL_FREQUENCIES,
+    HINT_AMPLITUDE,
+    HINT_DROPPED_NYQUIST,
     HINT_NO_RELU,
-    HINT_PEARSON,
-    HINT_SHORT_DENOMINATOR,
+    HINT_SEMILOG,
     HINT_SINGLE_LAYERS,
-    HINT_UNCENTERED,
+    HINT_SWAPPED_AXES,
     HINT_WRONG_ORDER,
-    RULES_AUTOCORRELATION,
     RULES_JACOBIAN_NORMS,
     RULES_RELU_LAYER_JACOBIAN,
     RULES_TWO_GRADIENT_VALUES,
@@ -38,6 +37,7 @@ from residuais.checks.sequential import (
     layer_factor,
     norms_vector,
     random_relu_network,
+    student_slope,
     two_values,
 )
 
@@ -46,11 +46,19 @@ from residuais.checks.sequential import (
 # --------------------------------------------------------------------------------------------
 
 
-def reference_autocorrelation(g: torch.Tensor, lag: int) -> float:
-    """Σ_{i ≤ N − lag} (g_i − ḡ)(g_{i+lag} − ḡ) / Σ_i (g_i − ḡ)², com g achatado."""
+def line_slope(x: torch.Tensor, y: torch.Tensor) -> float:
+    """A inclinação b da reta de mínimos quadrados y ≈ a + b·x."""
+    x_centered = x - x.mean()
+    return ((x_centered * (y - y.mean())).sum() / (x_centered * x_centered).sum()).item()
+
+
+def reference_spectral_slope(g: torch.Tensor) -> float:
+    """Inclinação de log P_k contra log k, k = 1 … ⌊N/2⌋, com P_k = |F_k|² do sinal centrado."""
     g = torch.as_tensor(g, dtype=torch.float64).flatten()
-    centered = g - g.mean()
-    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+    n = g.numel()
+    power = torch.fft.rfft(g - g.mean()).abs() ** 2  # (⌊N/2⌋ + 1,)
+    k = torch.arange(1, n // 2 + 1, dtype=torch.float64)
+    return line_slope(k.log(), power[1 : n // 2 + 1].log())
 
 
 def reference_relu_layer_jacobian(weight: torch.Tensor, bias: torch.Tensor,
@@ -84,20 +92,20 @@ def reference_two_gradient_values(model: nn.Module) -> tuple[float, float]:
 # erros típicos, para as dicas dos casos sorteados
 
 
-def _ocultos_uncentered_autocorrelation(g: torch.Tensor, lag: int) -> float:
-    g = g.flatten().to(torch.float64)
-    return ((g[:-lag] * g[lag:]).sum() / (g * g).sum()).item()
-
-
-def _ocultos_pearson_of_slices(g: torch.Tensor, lag: int) -> float:
-    g = g.flatten().to(torch.float64)
-    return torch.corrcoef(torch.stack([g[:-lag], g[lag:]]))[0, 1].item()
-
-
-def _ocultos_short_denominator(g: torch.Tensor, lag: int) -> float:
-    c = g.flatten().to(torch.float64)
-    c = c - c.mean()
-    return ((c[:-lag] * c[lag:]).sum() / (c[:-lag] ** 2).sum()).item()
+def spectral_mistakes(g: torch.Tensor) -> dict[str, float]:
+    """A inclinação que cada erro típico dá para o sinal ``g``."""
+    g = torch.as_tensor(g, dtype=torch.float64).flatten()
+    n = g.numel()
+    full = torch.fft.fft(g - g.mean()).abs() ** 2  # (N,)
+    k = torch.arange(1, n, dtype=torch.float64)
+    half = n // 2
+    return {
+        HINT_AMPLITUDE: line_slope(k[:half].log(), full[1 : half + 1].sqrt().log()),
+        HINT_ALL_FREQUENCIES: line_slope(k.log(), full[1:].log()),
+        HINT_SEMILOG: line_slope(k[:half], full[1 : half + 1].log()),
+        HINT_SWAPPED_AXES: line_slope(full[1 : half + 1].log(), k[:half].log()),
+        HINT_DROPPED_NYQUIST: line_slope(k[: half - 1].log(), full[1:half].log()),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,43 +113,27 @@ def _ocultos_short_denominator(g: torch.Tensor, lag: int) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _ocultos_signals() -> list[tuple[str, torch.Tensor, int]]:
+def _hidden_signals() -> list[tuple[str, torch.Tensor]]:
     gen = torch.Generator().manual_seed(2024)
-    white = torch.randn(500, generator=gen, dtype=torch.float64)
+    white = torch.randn(1000, generator=gen, dtype=torch.float64)
     return [
-        ("ruído marrom (500 pontos)", white.cumsum(0), 7),
-        ("ruído branco (500 pontos)", white, 1),
-        ("dois pontos", torch.tensor([1.0, 3.0], dtype=torch.float64), 1),
-        ("a maior defasagem possível, N − 1", white[:50], 49),
-        ("senoide de período 20 com média −4", -4 + torch.sin(
-            2 * math.pi * torch.arange(400, dtype=torch.float64) / 20), 10),
-        ("tensor float32 de forma (4, 5, 6)", torch.randn(4, 5, 6, generator=gen), 3),
-        ("rampa 0, 1, …, 99", torch.arange(100, dtype=torch.float64), 25),
+        ("ruído marrom (1.000 pontos)", white.cumsum(0)),
+        ("ruído branco (1.000 pontos)", white),
+        ("quatro pontos", torch.tensor([1.0, 3.0, -2.0, 0.5], dtype=torch.float64)),
+        ("ruído marrom integrado duas vezes (500 pontos)", white[:500].cumsum(0).cumsum(0)),
+        ("ruído branco com média 40 (333 pontos)", 40 + white[:333]),
+        ("tensor float32 de forma (4, 5, 6)", torch.randn(4, 5, 6, generator=gen)),
     ]
 
 
-def check_autocorrelation_hidden(fn: Callable[[torch.Tensor, int], Any]) -> None:
-    """Casos extras: sinais longos, defasagens grandes (até N − 1), float32 e forma 3D."""
-    for name, g, lag in _ocultos_signals():
-        case = f"{name}, defasagem {lag}"
-        with forbidden(fn, RULES_AUTOCORRELATION):
-            got = call(fn, case, g.clone(), lag)
-        expected = reference_autocorrelation(g, lag)
-        n = g.numel()
-        candidates = [
-            (HINT_UNCENTERED, _ocultos_uncentered_autocorrelation(g, lag)),
-            (HINT_LAG_IGNORED, reference_autocorrelation(g, 1) if lag != 1 else None),
-            (HINT_PEARSON, _ocultos_pearson_of_slices(g, lag) if n - lag >= 2 else None),
-            (HINT_FEWER_TERMS, expected * n / (n - lag)),
-            (HINT_SHORT_DENOMINATOR, _ocultos_short_denominator(g, lag)),
-        ]
-        hints: dict[str, float] = {}  # só as dicas que não se confundem com o certo nem entre si
-        for text, value in candidates:
-            if value is not None and all(abs(value - other) > 3e-5
-                                         for other in [expected, *hints.values()]):
-                hints[text] = value
-        tol = 1e-5
-        expect_close(as_float(got, case), expected, case, tol=tol, hints=hints)
+def check_spectral_slope_hidden(fn: Callable[[torch.Tensor], Any]) -> None:
+    """Casos extras: sinais longos e curtos (até 4 pontos), comprimento ímpar, média grande,
+    ruído integrado duas vezes, float32 e forma 3D."""
+    for case, g in _hidden_signals():
+        expected = reference_spectral_slope(g)
+        hints = {text: value for text, value in spectral_mistakes(g).items()
+                 if math.isfinite(value) and abs(value - expected) > 1e-4}
+        expect_close(student_slope(fn, g, case), expected, case, tol=1e-4, hints=hints)
 
 
 # --------------------------------------------------------------------------------------------

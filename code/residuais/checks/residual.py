@@ -37,7 +37,7 @@ RULES_PREACTIVATION_BLOCK = (
          "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
 )
 REASON_PATHS = "ela já enumera os caminhos; o exercício é escrever essa enumeração."
-RULES_UNROLLED_OUTPUT = (
+RULES_OUTPUTS_BY_LENGTH = (
     Rule("residuais.analysis.expand_linear_residual", REASON_PATHS),
     Rule("residuais.analysis.enumerate_paths", REASON_PATHS),
 )
@@ -205,29 +205,38 @@ def check_preactivation_block(fn: Callable[..., Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 3: a saída como soma de caminhos
+# exercício 3: a saída separada por comprimento de caminho
 # --------------------------------------------------------------------------------------------
 
 HINT_REVERSED_PRODUCT = ("o termo de um caminho aplica os ramos na ordem dos blocos: "
                          "A_{k_m} ⋯ A_{k_2} A_{k_1} h_0, com o primeiro bloco à direita.")
-HINT_NO_IDENTITY_PATH = "faltou o caminho que só usa atalhos: o termo h_0."
-HINT_MAX_LENGTH_STRICT = ("max_length conta os ramos do caminho: os caminhos com exatamente "
-                          "max_length ramos também entram.")
+HINT_CUMULATIVE = ("a linha ℓ tem só os caminhos de exatamente ℓ ramos; você devolveu as somas "
+                   "acumuladas (até ℓ ramos).")
+HINT_WRONG_ROWS = ("a soma das linhas está certa (é a saída da rede), mas os termos estão na "
+                   "linha errada: a linha ℓ junta os caminhos que atravessam exatamente ℓ ramos.")
+HINT_MISSING_EMPTY_PATH = ("faltou a linha ℓ = 0, a do caminho só de atalhos (o próprio h_0): "
+                           "são K + 1 linhas.")
 
-# Um caso escrito para uma truncagem que a forma em produto não dá: K = 4, d = 2, até 2 ramos.
-TRUNCATED_MATRICES = (((0.0, 1.0), (1.0, 0.0)), ((1.0, 1.0), (0.0, 1.0)),
-                      ((0.5, 0.0), (0.0, -1.0)), ((0.0, -1.0), (2.0, 0.0)))
-TRUNCATED_INPUT = (1.0, 2.0)
-TRUNCATED_MAX_LENGTH = 2
-TRUNCATED_EXPECTED = (9.0, 14.0)
+# Um caso escrito: K = 4, d = 2; linhas ℓ = 0 … 4 e as de dois erros típicos.
+WRITTEN_MATRICES = (((0.0, 1.0), (1.0, 0.0)), ((1.0, 1.0), (0.0, 1.0)),
+                    ((0.5, 0.0), (0.0, -1.0)), ((0.0, -1.0), (2.0, 0.0)))
+WRITTEN_INPUT = (1.0, 2.0)
+WRITTEN_ROWS = ((1.0, 2.0), (3.5, 3.0), (4.5, 9.0), (3.5, 10.0), (1.0, 3.0))
+WRITTEN_HINTS = {
+    HINT_REVERSED_PRODUCT: ((1.0, 2.0), (3.5, 3.0), (-0.5, -0.5), (-5.0, -4.5), (-2.0, -3.0)),
+    HINT_CUMULATIVE: ((1.0, 2.0), (4.5, 5.0), (9.0, 14.0), (12.5, 24.0), (13.5, 27.0)),
+}
+# Com K = 30, listar os caminhos (2^30 ≈ 10^9) não termina a tempo: a conta tem de ser por
+# comprimento, bloco a bloco.
+LARGE_BLOCKS = 30
 
 # O experimento: K = 10 blocos de largura 8 com ramos A_k = 0,2 · N(0, 1/8) (cada ramo
 # multiplica a norma por cerca de 0,2), 4 redes (sementes 0 a 3). Só os caminhos curtos
-# importam: o erro relativo médio da soma truncada em max_length ramos deve cair a cada
-# comprimento, passar de 30% só com o atalho (max_length = 0) e ficar abaixo de 5% com até 3
-# ramos (176 dos 1.024 caminhos). Medido com a resposta de referência em 200 grupos de 4 redes:
-# o erro só com o atalho fica entre 0,41 e 0,81 (média 0,57); com até 3 ramos, entre 0,010 e
-# 0,038 (média 0,019, desvio-padrão 0,005).
+# importam: o erro relativo médio de S_0 + … + S_L como aproximação da saída deve cair a cada L,
+# passar de 30% só com o atalho (L = 0) e ficar abaixo de 5% com até 3 ramos (176 dos 1.024
+# caminhos). Medido com a resposta de referência em 200 grupos de 4 redes: o erro só com o
+# atalho fica entre 0,41 e 0,81 (média 0,57); com até 3 ramos, entre 0,010 e 0,038 (média
+# 0,019, desvio-padrão 0,005).
 EXPERIMENT_BLOCKS = 10
 EXPERIMENT_WIDTH = 8
 EXPERIMENT_GAIN = 0.2
@@ -246,8 +255,9 @@ def product_form(matrices: Sequence[torch.Tensor], h0: torch.Tensor) -> torch.Te
     return torch.linalg.multi_dot([*factors, h0.unsqueeze(1)]).squeeze(1)
 
 
-def _random_matrices(n_blocks: int, width: int, gain: float, seed: int
-                     ) -> tuple[list[torch.Tensor], torch.Tensor]:
+def random_matrices(n_blocks: int, width: int, gain: float, seed: int
+                    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """``n_blocks`` ramos A_k = gain · N(0, 1/width) e uma entrada h_0 ~ N(0, I), em float64."""
     gen = torch.Generator().manual_seed(seed)
     matrices = [gain / math.sqrt(width)
                 * torch.randn(width, width, generator=gen, dtype=torch.float64)
@@ -255,73 +265,85 @@ def _random_matrices(n_blocks: int, width: int, gain: float, seed: int
     return matrices, torch.randn(width, generator=gen, dtype=torch.float64)
 
 
-def expect_unrolled(got: Any, expected: torch.Tensor, case: str,
-                    hints: Mapping[str, torch.Tensor]) -> None:
-    expect_tensor(got, expected.shape, case, type_first=True,
-                  expected=f"a soma dos caminhos deve ter a forma de h_0, {tuple(expected.shape)}")
-    tol = 1e-9 * max(1.0, expected.abs().max().item())
-    expect_close(got, expected, case, tol=tol, hints=hints)
+def student_rows(fn: Callable[..., Any], matrices: Sequence[torch.Tensor], h0: torch.Tensor,
+                 case: str) -> torch.Tensor:
+    """As linhas S_0 … S_K que ``fn`` devolve, conferidas na forma (K + 1, d), em float64."""
+    with forbidden(fn, RULES_OUTPUTS_BY_LENGTH):
+        got = call(fn, case, [a.clone() for a in matrices], h0.clone())
+    shape = (len(matrices) + 1, h0.shape[0])
+    if isinstance(got, torch.Tensor) and tuple(got.shape) == (shape[0] - 1, shape[1]):
+        fail(f"No caso “{case}” esperava forma {shape}; recebeu {tuple(got.shape)}. "
+             f"Dica: {HINT_MISSING_EMPTY_PATH}")
+    expect_tensor(got, shape, case, type_first=True,
+                  expected=f"esperava uma linha por comprimento ℓ = 0 … K, forma {shape}")
+    rows = got.detach().to(torch.float64)
+    if not torch.isfinite(rows).all():
+        fail(f"No caso “{case}” sua resposta tem valores infinitos ou NaN.")
+    return rows
 
 
-def _unrolled(fn: Callable[..., Any], matrices: Sequence[torch.Tensor], h0: torch.Tensor,
-              case: str, max_length: int | None = None) -> Any:
-    extra = () if max_length is None else (max_length,)
-    with forbidden(fn, RULES_UNROLLED_OUTPUT):
-        return call(fn, case, [a.clone() for a in matrices], h0.clone(), *extra)
+def expect_rows(rows: torch.Tensor, matrices: Sequence[torch.Tensor], h0: torch.Tensor,
+                case: str) -> None:
+    """Confere as linhas sem calcular nenhuma delas: para todo t, Σ_ℓ t^ℓ S_ℓ tem de ser a saída
+    da rede com ramos t·A_k, (I + t A_K) ⋯ (I + t A_1) h_0. Em K + 1 valores de t, isso fixa
+    cada S_ℓ (é um polinômio de grau K em t)."""
+    n_blocks = len(matrices)
+
+    def tolerance(powers: torch.Tensor) -> float:  # relativa ao tamanho dos termos somados
+        return 1e-9 * (n_blocks + 1) * max(1.0, (powers @ rows.abs()).max().item())
+
+    ones = torch.ones(n_blocks + 1, dtype=torch.float64)
+    total_error = (rows.sum(dim=0) - product_form(matrices, h0)).abs().max().item()
+    for t in torch.linspace(0.5, 1.5, n_blocks + 1, dtype=torch.float64).tolist():
+        powers = t ** torch.arange(n_blocks + 1, dtype=torch.float64)  # (K + 1,)
+        expected = product_form([t * a for a in matrices], h0)
+        error = ((powers @ rows) - expected).abs().max().item()
+        if error > tolerance(powers):
+            hint = HINT_WRONG_ROWS if total_error <= tolerance(ones) else ""
+            fail(f"No caso “{case}” as linhas não são as somas por comprimento: com os ramos "
+                 f"multiplicados por t = {t:.3g}, Σ_ℓ t^ℓ S_ℓ difere da saída da rede em "
+                 f"{error:.2e}." + (f" Dica: {hint}" if hint else ""))
 
 
-def check_unrolled_output(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(matrices, h0, max_length=None)``: a soma, sobre os caminhos com no máximo
-    ``max_length`` ramos, de A_{k_m} ⋯ A_{k_1} h_0. Sem truncagem, ela deve ser a saída da rede
-    (I + A_K) ⋯ (I + A_1) h_0 para K = 1 … 5; truncada em 0, 1 e K − 1 ramos, o que a forma em
-    produto dá; e num caso escrito. Depois roda com ela o experimento dos caminhos curtos."""
-    for n_blocks in range(1, 6):
-        matrices, h0 = _random_matrices(n_blocks, 3, 1.0, seed=n_blocks)
-        full = product_form(matrices, h0)
-        case = f"K = {n_blocks}, todos os caminhos"
-        hints = {HINT_NO_IDENTITY_PATH: full - h0}
-        if n_blocks > 1:
-            hints[HINT_REVERSED_PRODUCT] = product_form(list(reversed(matrices)), h0)
-        expect_unrolled(_unrolled(fn, matrices, h0, case), full, case, hints)
+def check_outputs_by_length(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(matrices, h0)``: a matriz (K + 1, d) cuja linha ℓ é a soma, sobre os
+    caminhos que atravessam exatamente ℓ ramos, de A_{k_ℓ} ⋯ A_{k_1} h_0. Um caso escrito; depois
+    K = 1 … 6 e K = 30 pela forma em produto, sem calcular a resposta; por fim o experimento dos
+    caminhos curtos."""
+    matrices = [_table(a) for a in WRITTEN_MATRICES]
+    h0 = _table(WRITTEN_INPUT)
+    case = "K = 4, d = 2 (matrizes escritas)"
+    rows = student_rows(fn, matrices, h0, case)
+    expected = _table(WRITTEN_ROWS)
+    hints = {text: _table(wrong) for text, wrong in WRITTEN_HINTS.items()}
+    if torch.allclose(rows.sum(dim=0), expected.sum(dim=0), atol=1e-9):
+        hints[HINT_WRONG_ROWS] = rows  # a soma certa, repartida errado
+    expect_close(rows, expected, case, tol=1e-9, hints=hints)
 
-        case = f"K = {n_blocks}, max_length = 0"
-        expect_unrolled(_unrolled(fn, matrices, h0, case, 0), h0, case, {})
-        case = f"K = {n_blocks}, max_length = 1"
-        first_order = h0 + sum(a @ h0 for a in matrices)
-        expect_unrolled(_unrolled(fn, matrices, h0, case, 1), first_order, case,
-                        {HINT_MAX_LENGTH_STRICT: h0})
-        if n_blocks > 2:
-            case = f"K = {n_blocks}, max_length = {n_blocks - 1}"
-            longest = torch.linalg.multi_dot([*reversed(matrices), h0.unsqueeze(1)]).squeeze(1)
-            expect_unrolled(_unrolled(fn, matrices, h0, case, n_blocks - 1), full - longest,
-                            case, {})
-
-    matrices = [_table(a) for a in TRUNCATED_MATRICES]
-    h0 = _table(TRUNCATED_INPUT)
-    case = f"K = 4, d = 2, max_length = {TRUNCATED_MAX_LENGTH} (matrizes escritas)"
-    expect_unrolled(_unrolled(fn, matrices, h0, case, TRUNCATED_MAX_LENGTH),
-                    _table(TRUNCATED_EXPECTED), case,
-                    {HINT_MAX_LENGTH_STRICT: h0 + sum(a @ h0 for a in matrices)})
+    for n_blocks in (*range(1, 7), LARGE_BLOCKS):
+        matrices, h0 = random_matrices(n_blocks, 3, 0.5, seed=n_blocks)
+        case = f"K = {n_blocks}, d = 3"
+        expect_rows(student_rows(fn, matrices, h0, case), matrices, h0, case)
 
     lengths = range(EXPERIMENT_SHORT_LENGTH + 1)
     errors = torch.zeros(len(lengths), dtype=torch.float64)
     for seed in EXPERIMENT_SEEDS:
-        matrices, h0 = _random_matrices(EXPERIMENT_BLOCKS, EXPERIMENT_WIDTH, EXPERIMENT_GAIN,
-                                        seed)
-        full = product_form(matrices, h0)
+        matrices, h0 = random_matrices(EXPERIMENT_BLOCKS, EXPERIMENT_WIDTH, EXPERIMENT_GAIN,
+                                       seed)
         case = f"experimento com K = 10, d = 8, ramos de ganho 0,2 (semente {seed})"
-        expect_unrolled(_unrolled(fn, matrices, h0, case), full, case, {})
+        rows = student_rows(fn, matrices, h0, case)
+        expect_rows(rows, matrices, h0, case)
+        full = product_form(matrices, h0)
+        partial = rows.cumsum(dim=0)  # S_0 + … + S_L
         for length in lengths:
-            got = _unrolled(fn, matrices, h0, f"{case}, max_length = {length}", length)
-            expect_tensor(got, h0.shape, case, type_first=True)
-            errors[length] += ((got.detach().to(torch.float64) - full).norm()
+            errors[length] += ((partial[length] - full).norm()
                                / full.norm()).item() / len(EXPERIMENT_SEEDS)
     shown = ", ".join(f"{e:.3f}" for e in errors.tolist())
     if not (errors[0] > EXPERIMENT_IDENTITY_ERROR
             and errors[EXPERIMENT_SHORT_LENGTH] < EXPERIMENT_SHORT_ERROR
             and (errors[1:] < errors[:-1]).all()):
-        fail(f"No experimento com K = 10 e ramos de ganho 0,2, os erros relativos médios da "
-             f"soma truncada em 0, 1, 2 e 3 ramos foram {shown}; esperava que caíssem a cada "
+        fail(f"No experimento com K = 10 e ramos de ganho 0,2, os erros relativos médios de "
+             f"S_0 + … + S_L, L = 0, 1, 2 e 3, foram {shown}; esperava que caíssem a cada "
              f"comprimento, de mais de 0,3 a menos de 0,05.")
 
 

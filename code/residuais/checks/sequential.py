@@ -39,17 +39,13 @@ RULES_AUTOGRAD = (
     Rule("torch.func.jvp", REASON_AUTOGRAD),
     Rule("torch.func.grad", REASON_AUTOGRAD),
 )
-RULES_AUTOCORRELATION = (
-    Rule("residuais.analysis.lag1_autocorrelation",
-         "ela já calcula a defasagem 1; o exercício é escrever a autocorrelação para qualquer "
-         "defasagem."),
-)
 REASON_JACOBIANS = "ela calcula os jacobianos das camadas com o autograd."
 RULES_RELU_LAYER_JACOBIAN = (
     *RULES_AUTOGRAD,
     Rule("residuais.analysis.sequential_jacobians", REASON_JACOBIANS),
 )
 RULES_JACOBIAN_NORMS = RULES_RELU_LAYER_JACOBIAN
+
 RULES_TWO_GRADIENT_VALUES = (
     *(Rule(rule.target, "o exercício pede as derivadas só com passos para a frente do modelo, "
            "sem o autograd.") for rule in RULES_AUTOGRAD),
@@ -74,81 +70,97 @@ def norms_vector(values: Any, length: int, case: str) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 1: autocorrelação com qualquer defasagem
+# exercício 1: a inclinação do espectro de potência (ruído branco, ruído marrom)
 # --------------------------------------------------------------------------------------------
 
-HINT_UNCENTERED = "parece que a média não foi subtraída antes de multiplicar."
-HINT_LAG_IGNORED = ("esse é o valor com defasagem 1: use `lag` para emparelhar g_i com "
-                    "g_{i+lag}.")
-HINT_FEWER_TERMS = ("a equação não divide o numerador por N − lag (nem o denominador por N): "
-                    "as duas somas entram como estão.")
-HINT_PEARSON = ("isso é a correlação de Pearson entre as fatias g[:-lag] e g[lag:], cada uma "
-                "com a própria média e o próprio desvio-padrão; a equação usa a média ḡ da "
-                "sequência inteira e, no denominador, a soma dos quadrados dos N termos.")
-HINT_SHORT_DENOMINATOR = ("o denominador soma os quadrados dos N termos centrados, não só dos "
-                          "N − lag primeiros.")
+HINT_AMPLITUDE = ("parece que você usou a amplitude |F_k| em vez da potência |F_k|²: a "
+                  "inclinação sai pela metade.")
+HINT_ALL_FREQUENCIES = ("use só as frequências k = 1, …, ⌊N/2⌋: as de cima repetem as de baixo "
+                        "(o espectro de um sinal real é simétrico), e o ajuste fica torto.")
+HINT_SEMILOG = ("as duas escalas são logarítmicas: ajuste log P_k contra log k, não contra k.")
+HINT_SWAPPED_AXES = ("o ajuste está invertido: a reta é log P_k = a + b·log k (log k no eixo "
+                     "horizontal), e a inclinação é b.")
+HINT_DROPPED_NYQUIST = "a última frequência, k = ⌊N/2⌋, também entra no ajuste."
+HINT_ZERO_FREQUENCY = ("a frequência k = 0 não entra: log 0 não existe (com a média subtraída, "
+                       "P_0 = 0), e log k também não.")
 
 
-def _sine() -> torch.Tensor:
-    return 3 + torch.sin(0.3 * torch.arange(200, dtype=torch.float64))
-
-
-def _alternating() -> torch.Tensor:
-    return torch.tensor([1.0, -1.0] * 10, dtype=torch.float64)
+def _white_noise(n: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, generator=gen, dtype=torch.float64)
 
 
 def _white() -> torch.Tensor:
-    gen = torch.Generator().manual_seed(1234)
-    return torch.randn(300, generator=gen, dtype=torch.float64)
+    return _white_noise(256, 1234)
+
+
+def _brown() -> torch.Tensor:
+    return _white_noise(256, 5).cumsum(0)
 
 
 def _brown_grid() -> torch.Tensor:
-    gen = torch.Generator().manual_seed(5)
-    return torch.randn(300, generator=gen, dtype=torch.float64).cumsum(0).reshape(10, 30)
+    return _white_noise(301, 7).cumsum(0)[:300].reshape(10, 30)
 
 
-# (descrição, sinal, defasagem) → (autocorrelação, {dica: valor de um erro típico}). O primeiro
-# caso separa todos os erros típicos; no último (defasagem 1) alguns ficam perto demais do certo.
-AUTOCORRELATION_CASES: dict[tuple[str, Callable[[], torch.Tensor], int],
-                            tuple[float, dict[str, float]]] = {
-    ("senoide 3 + sen(0,3·i), 200 pontos", _sine, 5): (0.084750, {
-        HINT_UNCENTERED: 0.921946,
-        HINT_LAG_IGNORED: 0.955209,
-        HINT_FEWER_TERMS: 0.086923,
-        HINT_PEARSON: 0.085960,
-        HINT_SHORT_DENOMINATOR: 0.086222,
+def _odd_length() -> torch.Tensor:
+    return 3 + torch.sin(0.3 * torch.arange(201, dtype=torch.float64)) + _white_noise(201, 11)
+
+
+# (descrição, sinal) → (inclinação, {dica: valor de um erro típico}); os valores foram
+# calculados com a resposta de referência e com cada erro (o teste do curso os confere)
+SLOPE_CASES: dict[tuple[str, Callable[[], torch.Tensor]], tuple[float, dict[str, float]]] = {
+    ("ruído marrom (256 pontos)", _brown): (-1.810279, {
+        HINT_AMPLITUDE: -0.905139,
+        HINT_ALL_FREQUENCIES: -0.707732,
+        HINT_SEMILOG: -0.039773,
+        HINT_SWAPPED_AXES: -0.373742,
+        HINT_DROPPED_NYQUIST: -1.802617,
     }),
-    ("alternada +1, −1, … (20 pontos)", _alternating, 2): (0.9, {
-        HINT_LAG_IGNORED: -0.95,
+    ("ruído branco (256 pontos)", _white): (0.065994, {
+        HINT_AMPLITUDE: 0.032997,
+        HINT_ALL_FREQUENCIES: 0.020475,
     }),
-    ("ruído branco (300 pontos)", _white, 3): (-0.048176, {
-        HINT_UNCENTERED: -0.046829,
-        HINT_LAG_IGNORED: -0.074875,
-        HINT_PEARSON: -0.048420,
+    ("ruído marrom de forma (10, 30), achatado", _brown_grid): (-1.797446, {
+        HINT_AMPLITUDE: -0.898723,
+        HINT_ALL_FREQUENCIES: -0.718939,
+        HINT_SWAPPED_AXES: -0.353522,
+        HINT_DROPPED_NYQUIST: -1.799938,
     }),
-    ("ruído marrom de forma (10, 30), achatado", _brown_grid, 10): (0.765187, {
-        HINT_UNCENTERED: 0.765005,
-        HINT_LAG_IGNORED: 0.978158,
-        HINT_FEWER_TERMS: 0.791573,
-        HINT_PEARSON: 0.788099,
-        HINT_SHORT_DENOMINATOR: 0.808955,
-    }),
-    ("senoide 3 + sen(0,3·i), 200 pontos", _sine, 1): (0.955209, {
-        HINT_UNCENTERED: 0.993082,
-        HINT_FEWER_TERMS: 0.960009,
+    ("senoide 3 + sen(0,3·i) com ruído branco, 201 pontos", _odd_length): (-0.150419, {
+        HINT_AMPLITUDE: -0.075209,
     }),
 }
+# Ruído branco tem espectro plano; ruído marrom cai como 1/k². Em 20 sinais de 256 pontos
+# (sementes 0 a 19), a resposta de referência dá inclinações de −0,28 a 0,12 no branco e de
+# −1,91 a −1,51 no marrom; as faixas abaixo deixam folga dos dois lados.
+WHITE_RANGE = (-0.4, 0.4)
+BROWN_RANGE = (-2.3, -1.3)
 
 
-def check_autocorrelation(fn: Callable[[torch.Tensor, int], Any]) -> None:
-    """Confere ``fn(g, lag)``: a autocorrelação com defasagem ``lag`` de um tensor achatado,
-    Σ_{i ≤ N − lag} (g_i − ḡ)(g_{i+lag} − ḡ) / Σ_i (g_i − ḡ)², em sinais com valores escritos."""
-    for (name, signal, lag), (expected, hints) in AUTOCORRELATION_CASES.items():
-        case = f"{name}, defasagem {lag}"
-        g = signal()
-        with forbidden(fn, RULES_AUTOCORRELATION):
-            got = call(fn, case, g.clone(), lag)
-        expect_close(as_float(got, case), expected, case, tol=1e-5, hints=hints)
+def student_slope(fn: Callable[[torch.Tensor], Any], g: torch.Tensor, case: str) -> float:
+    """A inclinação que ``fn`` dá para ``g``, como número finito (senão, falha com a dica)."""
+    got = as_float(call(fn, case, g.clone()), case)
+    if not math.isfinite(got):
+        fail(f"No caso “{case}” sua função devolveu {got}. Dica: {HINT_ZERO_FREQUENCY}")
+    return got
+
+
+def check_spectral_slope(fn: Callable[[torch.Tensor], Any]) -> None:
+    """Confere ``fn(g)``: a inclinação da reta de mínimos quadrados de log P_k contra log k,
+    k = 1 … ⌊N/2⌋, com P_k = |F_k|² a potência da transformada de Fourier discreta do sinal
+    achatado e centrado. Quatro sinais com valores escritos; depois, ruído branco e marrom de
+    outras sementes caem nas faixas esperadas (plano e ≈ −2)."""
+    for (name, signal), (expected, hints) in SLOPE_CASES.items():
+        expect_close(student_slope(fn, signal(), name), expected, name, tol=1e-4, hints=hints)
+    for seed in (40, 41, 42):
+        white = _white_noise(256, seed)
+        for kind, g, (low, high) in (("branco", white, WHITE_RANGE),
+                                     ("marrom", white.cumsum(0), BROWN_RANGE)):
+            case = f"ruído {kind} (256 pontos, semente {seed})"
+            got = student_slope(fn, g, case)
+            if not low < got < high:
+                fail(f"No caso “{case}” a inclinação foi {got:.3f}; para ruído {kind}, esperava "
+                     f"um valor entre {low:g} e {high:g}.")
 
 
 # --------------------------------------------------------------------------------------------
