@@ -1,7 +1,8 @@
 """A edição do estudante não entrega nenhuma resposta: nem a solução de um exercício de
 programação nem um teste oculto, em nenhum arquivo que o estudante recebe — o site inteiro (HTML,
 índice de busca, ``_sources``, downloads), os notebooks do estudante da liberação, o pacote
-``residuais`` que ele instala (o wheel) e o repositório dos estudantes gerado."""
+``residuais`` que ele instala (o wheel) e o repositório dos estudantes gerado. E nenhum exercício
+se responde copiando e renomeando código que o estudante vê ou instala (``renamed_code``)."""
 
 from __future__ import annotations
 
