@@ -4,6 +4,7 @@ constantes escritas nas verificações públicas são as que a referência dá."
 
 import itertools
 import math
+import sys
 
 import pytest
 import torch
@@ -312,3 +313,78 @@ def test_max_branch_scale_measuring_is_forbidden():
 
     with pytest.raises(ForbiddenCall, match=r"forward_variances.*busca medindo redes"):
         public.check_max_branch_scale(searches)
+
+
+# --------------------------------------------------------------------------------------------
+# residuais.glue: os números da prosa do capítulo 3 (revisão S8.1)
+# --------------------------------------------------------------------------------------------
+
+
+def test_glue_number_stores_the_comma_text_under_its_name(monkeypatch):
+    import types
+
+    from residuais.glue import glue_number
+
+    stored = {}
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: stored.update({name: (value, display)})
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    assert glue_number("c3_teste", 1.3849, 2) == "1,38"
+    assert stored == {"c3_teste": ("1,38", False)}  # guardado, sem aparecer na saída
+
+
+def test_glue_number_without_myst_nb_only_formats(monkeypatch):
+    from residuais.glue import glue_number
+
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # como no Colab: o import falha
+    assert glue_number("c3_teste", 2.0, 1) == "2,0"
+
+
+# --------------------------------------------------------------------------------------------
+# nenhuma função que a página do capítulo 3 mostra responde um exercício (issue 29, item 2)
+# --------------------------------------------------------------------------------------------
+
+
+def _shown_functions() -> dict[str, object]:
+    """As funções definidas nas células que o estudante vê (sem soluções nem testes), com as
+    importações do capítulo; só as definições rodam, não o resto das células."""
+    import ast
+    import json
+
+    from conftest import ROOT
+
+    notebook = json.loads((ROOT / "book" / "03_variancia.ipynb").read_text(encoding="utf-8"))
+    cells = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"
+             and "# BEGIN SOLUTION" not in "".join(c["source"])
+             and "remove-cell" not in c.get("metadata", {}).get("tags", [])]
+    namespace: dict[str, object] = {}
+    exec(compile(cells[0], "importações", "exec"), namespace)  # a primeira célula: importações
+    for source in cells[1:]:
+        tree = ast.parse(source)
+        tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+        exec(compile(tree, "célula", "exec"), namespace)
+    return {name: value for name, value in namespace.items()
+            if callable(value) and getattr(value, "__module__", None) is None}
+
+
+def test_no_function_shown_in_the_chapter_passes_an_exercise_check(monkeypatch):
+    """Como na correção, em que as regras de ``forbidden`` só viram um aviso ao professor: sem
+    elas, nenhuma função mostrada passa na verificação de um exercício (antes, a
+    ``correlation`` da página, com ``torch.corrcoef``, respondia o exercício 3)."""
+    import contextlib
+    import inspect
+
+    monkeypatch.setattr(public, "forbidden", lambda fn, rules: contextlib.nullcontext())
+    shown = _shown_functions()
+    assert {"block_outputs", "correlation", "train_remedies"} <= set(shown)
+    checks = [(public.check_variance_after_blocks, 3), (public.check_scaled_residual, 3),
+              (public.check_branch_count_distribution, 1), (public.check_max_branch_scale, 2)]
+    tried = 0
+    for function in shown.values():
+        n_args = len(inspect.signature(function).parameters)
+        for check, arity in checks:
+            if arity == n_args:
+                tried += 1
+                with pytest.raises(AssertionError):
+                    check(function)
+    assert tried >= 3, "nenhuma função mostrada tem a aridade de um exercício?"
