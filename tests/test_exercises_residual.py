@@ -15,7 +15,7 @@ from residuais.checks import residual as public
 from residuais.checks.residual import (
     check_gradient_share_by_path_length,
     check_outputs_by_length,
-    check_preactivation_block,
+    check_post_block_jacobian,
     check_residual_forward,
 )
 from residuais.models import ResidualBlock
@@ -109,79 +109,95 @@ def test_residual_forward_course_block_is_forbidden():
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o bloco de pré-ativação
+# exercício 2: o jacobiano do bloco original (pós-ativação)
 # --------------------------------------------------------------------------------------------
 
 
-def forgot_skip(h, norm, linear):
-    return linear(torch.relu(norm(h)))
+def _pieces(weight, bias, h):
+    eye = torch.eye(h.shape[0], dtype=weight.dtype)
+    return eye, h + weight @ h + bias
 
 
-def wrong_branch_order(h, norm, linear):
-    return h + torch.relu(linear(norm(h)))
+def no_identity(weight, bias, h):
+    _, total = _pieces(weight, bias, h)
+    return (total > 0).to(weight.dtype).unsqueeze(1) * weight
 
 
-def relu_after_sum(h, norm, linear):
-    return torch.relu(h + linear(torch.relu(norm(h))))
+def no_post_mask(weight, bias, h):
+    eye, _ = _pieces(weight, bias, h)
+    return eye + weight
 
 
-BLOCK_MISTAKES = {public.HINT_FORGOT_SKIP: forgot_skip,
-                  public.HINT_WRONG_BRANCH_ORDER: wrong_branch_order,
-                  public.HINT_RELU_AFTER_SUM: relu_after_sum}
+def branch_mask(weight, bias, h):
+    eye, _ = _pieces(weight, bias, h)
+    return (weight @ h + bias > 0).to(weight.dtype).unsqueeze(1) * (eye + weight)
 
 
-def test_preactivation_block_reference_passes_public_and_hidden():
-    check_preactivation_block(hidden.reference_preactivation_block)
-    hidden.check_preactivation_block_hidden(hidden.reference_preactivation_block)
+def zero_sum_kept(weight, bias, h):
+    eye, total = _pieces(weight, bias, h)
+    return (total >= 0).to(weight.dtype).unsqueeze(1) * (eye + weight)
 
 
-def test_preactivation_block_constants_match_the_reference_and_the_mistakes():
-    h = _table(public.BLOCK_INPUT)
-    for mode, (expected, hints) in public.BLOCK_CASES.items():
-        norm, linear = public.small_block_layers(mode == "treino")
-        with torch.no_grad():
-            assert torch.allclose(hidden.reference_preactivation_block(h, norm, linear),
-                                  _table(expected), atol=5e-7)
-            assert set(hints) == set(BLOCK_MISTAKES)
-            for text, wrong in hints.items():
-                assert torch.allclose(BLOCK_MISTAKES[text](h, norm, linear), _table(wrong),
-                                      atol=5e-7)
+def columns_masked(weight, bias, h):  # D aplicada do lado errado: (I + W) D
+    eye, total = _pieces(weight, bias, h)
+    return (eye + weight) * (total > 0).to(weight.dtype).unsqueeze(0)
 
 
-def test_preactivation_block_matches_the_course_block():
-    """A referência é o ResidualBlock(order="pre") do curso, com as mesmas camadas."""
+BLOCK_MISTAKES = [
+    (no_identity, public.HINT_NO_IDENTITY),
+    (no_post_mask, public.HINT_NO_POST_MASK),
+    (branch_mask, public.HINT_BRANCH_MASK),
+    (zero_sum_kept, public.HINT_ZERO_SUM),
+]
+
+
+def test_post_block_jacobian_reference_passes_public_and_hidden():
+    check_post_block_jacobian(hidden.reference_post_block_jacobian)
+    hidden.check_post_block_jacobian_hidden(hidden.reference_post_block_jacobian)
+
+
+def test_post_block_jacobian_matches_the_course_block():
+    """Com um ramo só linear, o ResidualBlock(order="post") sem BN é o bloco do exercício."""
     torch.manual_seed(0)
-    block = ResidualBlock(8, order="pre").train()
-    norm, _, linear = block.branch
-    h = torch.randn(16, 8)
-    with torch.no_grad():
-        assert torch.allclose(hidden.reference_preactivation_block(h, norm, linear), block(h),
-                              atol=1e-6)
+    block = ResidualBlock(5, batch_norm=False, order="post").double()
+    linear = block.branch[0]
+    h = torch.randn(5, dtype=torch.float64)
+    expected = torch.autograd.functional.jacobian(lambda v: block(v.unsqueeze(0)).squeeze(0), h)
+    got = hidden.reference_post_block_jacobian(linear.weight.detach(), linear.bias.detach(), h)
+    assert torch.allclose(got, expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("hint", list(BLOCK_MISTAKES), ids=lambda h: h[:25])
-def test_preactivation_block_mistakes_fail_with_their_hint(hint):
-    for check in (check_preactivation_block, hidden.check_preactivation_block_hidden):
+@pytest.mark.parametrize(("answer", "hint"), BLOCK_MISTAKES,
+                         ids=lambda a: getattr(a, "__name__", ""))
+def test_post_block_jacobian_mistakes_fail_with_their_hint(answer, hint):
+    for check in (check_post_block_jacobian, hidden.check_post_block_jacobian_hidden):
         with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
-            check(BLOCK_MISTAKES[hint])
+            check(answer)
 
 
-def test_preactivation_block_trivial_and_malformed_answers_fail():
-    with pytest.raises(AssertionError):
-        check_preactivation_block(lambda h, norm, linear: h)
+def test_post_block_jacobian_other_mistakes_and_trivial_answers_fail():
+    for wrong in (columns_masked, lambda w, b, h: torch.zeros_like(w), lambda w, b, h: w):
+        with pytest.raises(AssertionError):
+            check_post_block_jacobian(wrong)
     with pytest.raises(AssertionError, match="forma"):
-        check_preactivation_block(
-            lambda h, norm, linear: hidden.reference_preactivation_block(h, norm, linear)[:, :2])
+        check_post_block_jacobian(lambda w, b, h: h)
 
 
-def test_preactivation_block_course_block_is_forbidden():
-    def via_course(h, norm, linear):
-        block = ResidualBlock(h.shape[1], order="pre").double()
-        block.branch = torch.nn.Sequential(norm, torch.nn.ReLU(), linear)
-        return block(h)
+def test_post_block_jacobian_accepts_float32_arithmetic():
+    def in_float32(weight, bias, h):
+        return hidden.reference_post_block_jacobian(weight.float(), bias.float(), h.float())
 
-    with pytest.raises(ForbiddenCall, match=r"`ResidualBlock`.*não vale"):
-        check_preactivation_block(via_course)
+    check_post_block_jacobian(in_float32)
+    hidden.check_post_block_jacobian_hidden(in_float32)
+
+
+def test_post_block_jacobian_autograd_is_forbidden():
+    def via_autograd(weight, bias, h):
+        return torch.autograd.functional.jacobian(
+            lambda v: torch.relu(v + weight @ v + bias), h)
+
+    with pytest.raises(ForbiddenCall, match=r"jacobian.*não vale"):
+        check_post_block_jacobian(via_autograd)
 
 
 # --------------------------------------------------------------------------------------------

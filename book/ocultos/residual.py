@@ -17,20 +17,21 @@ from torch import nn
 
 from residuais.checks.core import call, expect_close, forbidden
 from residuais.checks.residual import (
+    HINT_BRANCH_MASK,
     HINT_CUMULATIVE,
     HINT_FORGOT_BINOMIAL,
-    HINT_FORGOT_SKIP,
+    HINT_NO_IDENTITY,
+    HINT_NO_POST_MASK,
     HINT_NO_SKIP,
     HINT_NOT_NORMALIZED,
     HINT_ONLY_FROM_INPUT,
     HINT_POWER_OF_TWO,
     HINT_PROBABILITY_G,
-    HINT_RELU_AFTER_SUM,
     HINT_REVERSED_PRODUCT,
-    HINT_WRONG_BRANCH_ORDER,
+    HINT_ZERO_SUM,
     RULES_GRADIENT_SHARE,
-    RULES_PREACTIVATION_BLOCK,
     RULES_RESIDUAL_FORWARD,
+    expect_block_jacobian,
     expect_rows,
     expect_shares,
     expect_states,
@@ -53,10 +54,11 @@ def reference_residual_forward(branches: Sequence[Callable[[torch.Tensor], torch
     return states
 
 
-def reference_preactivation_block(h: torch.Tensor, norm: nn.Module,
-                                  linear: nn.Module) -> torch.Tensor:
-    """h + linear(ReLU(norm(h)))."""
-    return h + linear(torch.relu(norm(h)))
+def reference_post_block_jacobian(weight: torch.Tensor, bias: torch.Tensor,
+                                  h: torch.Tensor) -> torch.Tensor:
+    """D (I + W), com D = diag(1[h + W h + b > 0])."""
+    keep = (h + weight @ h + bias > 0).to(weight.dtype)  # (d,)
+    return keep.unsqueeze(1) * (torch.eye(h.shape[0], dtype=weight.dtype) + weight)
 
 
 def reference_outputs_by_length(matrices: Sequence[torch.Tensor],
@@ -136,33 +138,41 @@ def check_residual_forward_hidden(fn: Callable[..., Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def check_preactivation_block_hidden(fn: Callable[..., Any]) -> None:
-    """Casos extras: larguras 1 e 32, modos de treino e de avaliação (estatísticas guardadas
-    sorteadas), float32."""
+def block_jacobian_hints(weight: torch.Tensor, bias: torch.Tensor,
+                         h: torch.Tensor) -> dict[str, torch.Tensor]:
+    """O que cada erro típico devolve (para as dicas), sem as que coincidem com a resposta."""
+    eye = torch.eye(h.shape[0], dtype=weight.dtype)
+    total = h + weight @ h + bias
+    expected = reference_post_block_jacobian(weight, bias, h)
+    hints = {  # a dica mais específica primeiro: com todas as somas ≥ 0, a última coincide
+        HINT_ZERO_SUM: (total >= 0).to(weight.dtype).unsqueeze(1) * (eye + weight),
+        HINT_NO_IDENTITY: (total > 0).to(weight.dtype).unsqueeze(1) * weight,
+        HINT_BRANCH_MASK: (weight @ h + bias > 0).to(weight.dtype).unsqueeze(1) * (eye + weight),
+        HINT_NO_POST_MASK: eye + weight,
+    }
+    return {text: wrong for text, wrong in hints.items()
+            if (wrong - expected).abs().max() > 1e-5}
+
+
+def check_post_block_jacobian_hidden(fn: Callable[..., Any]) -> None:
+    """Casos extras: d = 1, d = 16, h todo negativo com ramo pequeno (jacobiano zero), várias
+    somas exatamente nulas e float32."""
     gen = torch.Generator().manual_seed(3)
-    for width in (1, 32):
-        for training in (True, False):
-            case = f"largura {width}, modo de {'treino' if training else 'avaliação'}, float32"
-            norm, linear = nn.BatchNorm1d(width), nn.Linear(width, width)
-            with torch.no_grad():
-                norm.weight.uniform_(0.5, 1.5, generator=gen)
-                norm.bias.uniform_(-0.5, 0.5, generator=gen)
-                norm.running_mean.normal_(0.0, 1.0, generator=gen)
-                norm.running_var.uniform_(0.5, 2.0, generator=gen)
-                linear.weight.normal_(0.0, 1.0 / math.sqrt(width), generator=gen)
-                linear.bias.normal_(0.0, 0.1, generator=gen)
-            norm.train(training)
-            h = torch.randn(16, width, generator=gen)
-            with torch.no_grad():
-                expected = reference_preactivation_block(h, norm, linear)
-                hints = {
-                    HINT_FORGOT_SKIP: linear(torch.relu(norm(h))),
-                    HINT_WRONG_BRANCH_ORDER: h + torch.relu(linear(norm(h))),
-                    HINT_RELU_AFTER_SUM: torch.relu(h + linear(torch.relu(norm(h)))),
-                }
-            with torch.no_grad(), forbidden(fn, RULES_PREACTIVATION_BLOCK):
-                got = call(fn, case, h.clone(), norm, linear)
-            expect_close(got, expected, case, tol=1e-4, hints=hints)
+    cases = [(f"d = {d}", torch.randn(d, d, generator=gen, dtype=torch.float64),
+              torch.randn(d, generator=gen, dtype=torch.float64),
+              torch.randn(d, generator=gen, dtype=torch.float64)) for d in (1, 16)]
+    cases.append(("h todo negativo e ramo pequeno: a ReLU corta tudo",
+                  0.1 * torch.randn(5, 5, generator=gen, dtype=torch.float64),
+                  torch.zeros(5, dtype=torch.float64), -1 - torch.rand(5, generator=gen,
+                                                                       dtype=torch.float64)))
+    cases.append(("W = 0, b = −h: todas as somas são exatamente 0", torch.zeros(4, 4,
+                  dtype=torch.float64), -torch.arange(1.0, 5.0, dtype=torch.float64),
+                  torch.arange(1.0, 5.0, dtype=torch.float64)))
+    cases.append(("float32, d = 8", torch.randn(8, 8, generator=gen), torch.randn(8, generator=gen),
+                  torch.randn(8, generator=gen)))
+    for case, weight, bias, h in cases:
+        expect_block_jacobian(fn, weight, bias, h, case,
+                              block_jacobian_hints(weight.double(), bias.double(), h.double()))
 
 
 # --------------------------------------------------------------------------------------------

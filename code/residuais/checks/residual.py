@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
-from torch import nn
 
 from residuais.checks.core import (
     Rule,
@@ -24,6 +23,7 @@ from residuais.checks.core import (
     fail,
     forbidden,
 )
+from residuais.checks.sequential import RULES_AUTOGRAD
 
 REASON_BLOCK = ("o exercício é escrever a soma do atalho; os blocos residuais do curso já a "
                 "fazem.")
@@ -32,10 +32,8 @@ RULES_RESIDUAL_FORWARD = (
     Rule("residuais.models.ResidualBlock", REASON_BLOCK),
     Rule("residuais.models.ResidualMLP", REASON_BLOCK),
 )
-RULES_PREACTIVATION_BLOCK = (
-    Rule("residuais.models.ResidualBlock",
-         "o exercício é escrever o bloco; o ResidualBlock do curso já o faz."),
-)
+REASON_AUTOGRAD = "o exercício pede o jacobiano pela fórmula, sem o autograd."
+RULES_BLOCK_JACOBIAN = tuple(Rule(rule.target, REASON_AUTOGRAD) for rule in RULES_AUTOGRAD)
 REASON_PATHS = "ela já enumera os caminhos; o exercício é escrever essa enumeração."
 RULES_OUTPUTS_BY_LENGTH = (
     Rule("residuais.analysis.expand_linear_residual", REASON_PATHS),
@@ -136,72 +134,80 @@ def check_residual_forward(fn: Callable[..., Any]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# exercício 2: o bloco de pré-ativação
+# exercício 2: o jacobiano do bloco original (pós-ativação)
 # --------------------------------------------------------------------------------------------
 
-HINT_FORGOT_SKIP = "faltou somar a entrada h (o atalho)."
-HINT_WRONG_BRANCH_ORDER = "a ordem do ramo é BN → ReLU → linear, não BN → linear → ReLU."
-HINT_RELU_AFTER_SUM = ("no bloco de pré-ativação não há ReLU depois da soma: a saída é "
-                       "h + linear(ReLU(norm(h))).")
-
-BLOCK_INPUT = ((1.0, -2.0, 0.5), (0.0, 1.5, -1.0), (2.0, 0.5, 1.0), (-1.0, -0.5, 0.0))
-NORM_WEIGHT = (1.5, 0.5, 1.0)
-NORM_BIAS = (0.2, -0.3, 0.0)
-RUNNING_MEAN = (0.5, -0.5, 0.0)
-RUNNING_VAR = (4.0, 1.0, 0.25)
-LINEAR_WEIGHT = ((1.0, -1.0, 0.5), (0.0, 2.0, -1.0), (-0.5, 0.0, 1.0))
-LINEAR_BIAS = (0.25, -0.5, 0.0)
-
-# modo do batch norm → (saída esperada, {dica: saída de um erro típico})
-BLOCK_CASES: dict[str, tuple[Any, dict[str, Any]]] = {
-    "treino": (((2.374362, -3.007088, 0.571679), (-0.078377, 1.656754, -1.0),
-                (5.054056, -1.183205, 1.076979), (-0.75, -1.0, 0.0)), {
-        HINT_FORGOT_SKIP: ((1.374362, -1.007088, 0.071679), (-0.078377, 0.156754, 0.0),
-                           (3.054056, -1.683205, 0.076979), (0.25, -0.5, 0.0)),
-        HINT_WRONG_BRANCH_ORDER: ((3.399412, -2.0, 0.571679), (0.0, 3.178017, -1.0),
-                                  (5.112372, 0.5, 1.076979), (-1.0, -0.5, 0.737197)),
-        HINT_RELU_AFTER_SUM: ((2.374362, 0.0, 0.571679), (0.0, 1.656754, 0.0),
-                              (5.054056, 0.0, 1.076979), (0.0, 0.0, 0.0)),
-    }),
-    "avaliação": (((2.32499, -3.49998, 1.21248), (-0.449995, 2.39999, -1.0),
-                   (4.374981, -1.599965, 2.337461), (-0.75, -1.0, 0.0)), {
-        HINT_FORGOT_SKIP: ((1.32499, -1.49998, 0.71248), (-0.449995, 0.89999, 0.0),
-                           (2.374981, -2.099965, 1.337461), (0.25, -0.5, 0.0)),
-        HINT_WRONG_BRANCH_ORDER: ((3.374986, -2.0, 1.21248), (0.0, 4.39995, -1.0),
-                                  (4.374981, 0.5, 2.337461), (-1.0, -0.5, 0.462499)),
-        HINT_RELU_AFTER_SUM: ((2.32499, 0.0, 1.21248), (0.0, 2.39999, 0.0),
-                              (4.374981, 0.0, 2.337461), (0.0, 0.0, 0.0)),
-    }),
-}
+HINT_NO_IDENTITY = ("faltou o atalho: a derivada de h + W h + b em relação a h é I + W, não só "
+                    "W.")
+HINT_NO_POST_MASK = ("faltou a ReLU depois da soma: as linhas em que s = h + W h + b é ≤ 0 "
+                     "devem ser zero.")
+HINT_BRANCH_MASK = ("a ReLU age na soma s = h + W h + b, não só no ramo W h + b: a máscara vem "
+                    "de s > 0.")
+HINT_ZERO_SUM = ("na coordenada com s_i = 0 exatamente, a derivada da ReLU vale 0 (como no "
+                 "autograd): use s > 0, não s ≥ 0.")
 
 
-def small_block_layers(training: bool) -> tuple[nn.BatchNorm1d, nn.Linear]:
-    """O batch norm e a camada linear (3 → 3) dos casos públicos, com valores escritos, em
-    float64; em modo de avaliação, com estatísticas guardadas escritas."""
-    norm, linear = nn.BatchNorm1d(3).double(), nn.Linear(3, 3).double()
-    with torch.no_grad():
-        norm.weight.copy_(_table(NORM_WEIGHT))
-        norm.bias.copy_(_table(NORM_BIAS))
-        norm.running_mean.copy_(_table(RUNNING_MEAN))
-        norm.running_var.copy_(_table(RUNNING_VAR))
-        linear.weight.copy_(_table(LINEAR_WEIGHT))
-        linear.bias.copy_(_table(LINEAR_BIAS))
-    return norm.train(training), linear
+def post_block(weight: torch.Tensor, bias: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """O bloco original com um ramo linear: ReLU(h + W h + b)."""
+    return torch.relu(h + weight @ h + bias)
 
 
-def check_preactivation_block(fn: Callable[..., Any]) -> None:
-    """Confere ``fn(h, norm, linear)`` = h + linear(ReLU(norm(h))) com camadas de valores
-    escritos, com o batch norm em modo de treino e de avaliação."""
-    h = _table(BLOCK_INPUT)
-    for mode, (expected, hints) in BLOCK_CASES.items():
-        case = f"lote de forma (4, 3), batch norm em modo de {mode}"
-        norm, linear = small_block_layers(mode == "treino")
-        with torch.no_grad(), forbidden(fn, RULES_PREACTIVATION_BLOCK):
-            got = call(fn, case, h.clone(), norm, linear)
-        expect_tensor(got, h.shape, case, type_first=True,
-                      expected=f"a saída deve ter a forma da entrada, {tuple(h.shape)}")
-        expect_close(got, _table(expected), case, tol=1e-5,
-                     hints={text: _table(wrong) for text, wrong in hints.items()})
+def autograd_block_jacobian(weight: torch.Tensor, bias: torch.Tensor,
+                            h: torch.Tensor) -> torch.Tensor:
+    """O jacobiano de h ↦ ReLU(h + W h + b) pelo autograd do PyTorch; forma (d, d)."""
+    return torch.autograd.functional.jacobian(lambda v: post_block(weight, bias, v), h)
+
+
+# Os casos escritos: (caso, W, b, h) → (jacobiano esperado, {dica: resposta de um erro típico}).
+# No primeiro, s = h + W h + b = (2; 3,5; −5) e o ramo W h + b = (0; 2,5; −4): as máscaras da
+# soma e do ramo diferem na primeira linha. No segundo, s = (0; 2; −2) tem uma soma nula.
+BLOCK_CASES: list[tuple[str, Any, Any, Any, Any, dict[str, Any]]] = [
+    ("W, b e h escritos (d = 3)", ((0.5, -1.0, 0.0), (1.0, 0.5, -0.5), (-2.0, 0.0, 1.0)),
+     (0.0, -0.5, 1.0), (2.0, 1.0, -1.0),
+     ((1.5, -1.0, 0.0), (1.0, 1.5, -0.5), (0.0, 0.0, 0.0)), {
+         HINT_NO_IDENTITY: ((0.5, -1.0, 0.0), (1.0, 0.5, -0.5), (0.0, 0.0, 0.0)),
+         HINT_BRANCH_MASK: ((0.0, 0.0, 0.0), (1.0, 1.5, -0.5), (0.0, 0.0, 0.0)),
+         HINT_NO_POST_MASK: ((1.5, -1.0, 0.0), (1.0, 1.5, -0.5), (-2.0, 0.0, 2.0)),
+     }),
+    ("W = I, b = 0 e h = (0; 1; −1): s = (0; 2; −2), a primeira soma é exatamente 0",
+     ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), (0.0, 0.0, 0.0), (0.0, 1.0, -1.0),
+     ((0.0, 0.0, 0.0), (0.0, 2.0, 0.0), (0.0, 0.0, 0.0)), {
+         HINT_ZERO_SUM: ((2.0, 0.0, 0.0), (0.0, 2.0, 0.0), (0.0, 0.0, 0.0)),
+     }),
+]
+
+
+def expect_block_jacobian(fn: Callable[..., Any], weight: torch.Tensor, bias: torch.Tensor,
+                          h: torch.Tensor, case: str,
+                          hints: Mapping[str, torch.Tensor] | None = None) -> None:
+    """Chama ``fn`` com o autograd proibido e compara com o jacobiano do autograd; sem dicas
+    dadas, só a de esquecer a máscara (I + W, que não tem nada da resposta)."""
+    expected = autograd_block_jacobian(weight.double(), bias.double(), h.double())
+    if hints is None:
+        eye = torch.eye(h.shape[0], dtype=torch.float64)
+        hints = {HINT_NO_POST_MASK: eye + weight.double()}
+    with forbidden(fn, RULES_BLOCK_JACOBIAN):
+        got = call(fn, case, weight.clone(), bias.clone(), h.clone())
+    d = h.shape[0]
+    expect_tensor(got, (d, d), case, type_first=True,
+                  expected=f"o jacobiano deve ter forma {(d, d)}")
+    expect_close(got, expected, case, tol=1e-5, hints=hints)  # erros de máscara são O(1)
+
+
+def check_post_block_jacobian(fn: Callable[..., Any]) -> None:
+    """Confere ``fn(weight, bias, h)`` = ∂/∂h ReLU(h + W h + b), calculado sem o autograd, contra
+    o jacobiano do autograd: dois casos escritos (com as dicas) e dois sorteados."""
+    for case, weight, bias, h, expected, hints in BLOCK_CASES:
+        expect_close(autograd_block_jacobian(_table(weight), _table(bias), _table(h)),
+                     _table(expected), "constante escrita", tol=1e-12)  # sanidade
+        expect_block_jacobian(fn, _table(weight), _table(bias), _table(h), case,
+                              {text: _table(wrong) for text, wrong in hints.items()})
+    gen = torch.Generator().manual_seed(8)
+    for d in (4, 6):
+        weight, bias, h = (torch.randn(d, d, generator=gen, dtype=torch.float64),
+                           torch.randn(d, generator=gen, dtype=torch.float64),
+                           torch.randn(d, generator=gen, dtype=torch.float64))
+        expect_block_jacobian(fn, weight, bias, h, f"W, b e h sorteados (d = {d})")
 
 
 # --------------------------------------------------------------------------------------------
