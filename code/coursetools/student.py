@@ -126,7 +126,8 @@ def with_outputs(student: dict[str, Any], master: dict[str, Any],
             cell["source"] = _without_markers(notebooks.source(original))
         elif answer:  # a resposta em branco fica à vista, não num bloco recolhido
             cell["metadata"]["tags"] = [t for t in tags if t != "hide-input"]
-        if notebooks.source(cell) == _without_markers(notebooks.source(original)):
+        # a mesma célula, a menos do espaço no fim (o otter não guarda a última quebra de linha)
+        if notebooks.source(cell).rstrip() == _without_markers(notebooks.source(original)).rstrip():
             cell["outputs"] = copy.deepcopy(original.get("outputs", []))
             cell["execution_count"] = original.get("execution_count")
     return student
@@ -134,5 +135,5 @@ def with_outputs(student: dict[str, Any], master: dict[str, Any],
 
 def _without_markers(source: str) -> str:
     """O código sem as linhas ``# BEGIN SOLUTION`` / ``# END SOLUTION`` do otter."""
-    return "\n".join(line for line in source.splitlines()
-                     if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
+    return "".join(line for line in source.splitlines(keepends=True)
+                   if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))

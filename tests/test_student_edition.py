@@ -1,0 +1,28 @@
+"""A edição do estudante (coursetools.student.with_outputs): as células iguais às do notebook do
+professor recebem as saídas dele; as respostas em branco, não."""
+
+from coursetools import student
+
+
+def _code(source: str, cell_id: str, tags=(), outputs=()) -> dict:
+    return {"cell_type": "code", "id": cell_id, "source": source, "execution_count": 1,
+            "metadata": {"tags": list(tags)}, "outputs": list(outputs)}
+
+
+OUTPUT = {"output_type": "stream", "name": "stdout", "text": "0,82\n"}
+
+
+def test_outputs_follow_cells_that_end_with_a_newline():
+    """Uma célula cujo código termina em quebra de linha continua com a sua saída (um ``glue``
+    sem saída quebra a construção do site)."""
+    master = {"cells": [_code("glue('x', 0.82)\n", "a", outputs=[OUTPUT]),
+                        _code("x = 1\n# BEGIN SOLUTION\ny = 2\n# END SOLUTION\n", "b",
+                              ["otter_answer_cell"], [OUTPUT])]}
+    released = {"cells": [_code("glue('x', 0.82)\n", "a"),
+                          _code("x = 1\ny = ...", "b", ["otter_answer_cell"])]}
+    page = student.with_outputs(released, master)
+    assert page["cells"][0]["outputs"] == [OUTPUT]
+    assert page["cells"][1]["outputs"] == []  # a resposta em branco fica sem a saída da solução
+    with_solutions = student.with_outputs(released, master, solutions=True)
+    assert with_solutions["cells"][1]["source"] == "x = 1\ny = 2\n"
+    assert with_solutions["cells"][1]["outputs"] == [OUTPUT]
