@@ -236,20 +236,35 @@ def _code_cell(source: str) -> dict:
 
 
 # Atalhos na atenção do capítulo 6: a função pronta do PyTorch e a do pacote do curso.
-SHORTCUT_CHAPTER = "06_fluxo_residual"
+SHORTCUT_CHAPTER = "04_batch_norm"
+# a BN de avaliação como reta (q1): sondar uma BN pronta em h = 0 e h = 1 dá (a, c) certos, mas o
+# exercício pede a fórmula; a nota é a do valor devolvido, e a entrega vai para revisão
 SHORTCUTS = {
-    "atalho_pytorch.ipynb": ("import torch.nn.functional as F\n\n\n"
-                             "def attention(q, k, v):\n"
-                             "    return F.scaled_dot_product_attention(q, k, v)\n",
-                             "scaled_dot_product_attention"),
-    "atalho_curso.ipynb": ("from residuais.transformer import scaled_dot_product_attention as sdpa"
-                           "\n\n\ndef attention(q, k, v):\n    return sdpa(q, k, v)\n",
-                           "scaled_dot_product_attention"),
+    "atalho_pytorch.ipynb": (
+        "import torch\nimport torch.nn.functional as F\n\n\n"
+        "def eval_affine(running_mean, running_var, gamma, beta, eps):\n"
+        "    def probe(value):\n"
+        "        h = torch.full((1, len(gamma)), value, dtype=gamma.dtype)\n"
+        "        return F.batch_norm(h, running_mean, running_var, gamma, beta,\n"
+        "                            False, 0.0, eps)[0]\n"
+        "    return probe(1.0) - probe(0.0), probe(0.0)\n",
+        "batch_norm"),
+    "atalho_curso.ipynb": (
+        "import torch\nfrom residuais.norm import BatchNorm1d as Norm\n\n\n"
+        "def eval_affine(running_mean, running_var, gamma, beta, eps):\n"
+        "    bn = Norm(len(gamma), eps=eps).to(gamma.dtype).eval()\n"
+        "    with torch.no_grad():\n"
+        "        bn.weight.copy_(gamma)\n        bn.bias.copy_(beta)\n"
+        "        bn.running_mean.copy_(running_mean)\n        bn.running_var.copy_(running_var)\n"
+        "        shift = bn(torch.zeros(1, len(gamma), dtype=gamma.dtype))[0]\n"
+        "        return bn(torch.ones(1, len(gamma), dtype=gamma.dtype))[0] - shift, shift\n",
+        "BatchNorm1d"),
 }
 
 
 def _shortcuts(release: Path, folder: Path) -> None:
-    """Entregas do capítulo 6 corretas em tudo, mas com a atenção (q1) feita por um atalho."""
+    """Entregas do capítulo 4 corretas em tudo, mas com a BN de avaliação (q1) feita por um
+    atalho."""
     q1 = _questions(release, SHORTCUT_CHAPTER)[0].name
     for name, (answer, _) in SHORTCUTS.items():
         notebook = _filled(release, SHORTCUT_CHAPTER)

@@ -28,21 +28,23 @@ def pre_ln_block(x, ln1, attn, ln2, ffn):
     return x + ffn(ln2(x))
 ''',
     "fold_batch_norm": '''
-def fold_batch_norm(linear, bn):
+def fold_batch_norm(conv, bn):
     with torch.no_grad():
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        folded = nn.Linear(linear.in_features, linear.out_features)
-        folded.weight.copy_(scale[:, None] * linear.weight)
-        bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                           stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+                           groups=conv.groups, bias=True)
+        folded.weight.copy_(scale[:, None, None, None] * conv.weight)
+        bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
         folded.bias.copy_(scale * (bias - bn.running_mean) + bn.bias)
     return folded
 ''',
     # a mesma conta, mas chama bn em modo de treino: muda as médias móveis do bn recebido
     "fold_touching_bn": '''
-def fold_touching_bn(linear, bn):
+def fold_touching_bn(conv, bn):
     bn.train()
-    bn(torch.randn(4, linear.out_features))
-    return fold_batch_norm(linear, bn)
+    bn(torch.randn(4, conv.out_channels, 3, 3))
+    return fold_batch_norm(conv, bn)
 ''',
     "unet_output_size": '''
 def unet_output_size(input_size, depth):
@@ -132,20 +134,20 @@ def _check(module: str, check: str, name: str, hidden: bool = False) -> dict:
 
 
 QUESTIONS = [
-    ("certa", [_check("transformer", "check_attention", "attention")]),
-    ("chamadas_de_volta", [_check("transformer", "check_pre_ln_block", "pre_ln_block")]),
-    ("modulo_devolvido", [_check("batchnorm", "check_fold_batch_norm", "fold_batch_norm")]),
-    ("mexe_no_bn", [_check("batchnorm", "check_fold_batch_norm", "fold_touching_bn")]),
+    ("certa", [_check("avaliador_exemplos", "check_attention", "attention")]),
+    ("chamadas_de_volta", [_check("avaliador_exemplos", "check_pre_ln_block", "pre_ln_block")]),
+    ("modulo_devolvido", [_check("folding", "check_fold_batch_norm_conv", "fold_batch_norm")]),
+    ("mexe_no_bn", [_check("folding", "check_fold_batch_norm_conv", "fold_touching_bn")]),
     ("value_error", [_check("architectures", "check_unet_output_size", "unet_output_size")]),
-    ("tensor_mentiroso", [_check("transformer", "check_attention", "liar")]),
-    ("referencia_oculta", [_check("transformer", "check_attention", "hidden_reference")]),
+    ("tensor_mentiroso", [_check("avaliador_exemplos", "check_attention", "liar")]),
+    ("referencia_oculta", [_check("avaliador_exemplos", "check_attention", "hidden_reference")]),
     ("fuga", [_case("escape()\n#['PermissionError', 'PermissionError', 'PermissionError']")]),
     ("memoria", [_case("hog()\n#'MemoryError'")]),
     ("espia", [_case("spy(12345)", hidden=True), _case("spy(0)")]),
-    ("forja", [_check("transformer", "check_attention", "forger")]),
-    ("depois_da_forja", [_check("transformer", "check_attention", "attention")]),
-    ("laco", [_check("transformer", "check_attention", "spin")]),
-    ("depois_do_laco", [_check("transformer", "check_attention", "attention")]),
+    ("forja", [_check("avaliador_exemplos", "check_attention", "forger")]),
+    ("depois_da_forja", [_check("avaliador_exemplos", "check_attention", "attention")]),
+    ("laco", [_check("avaliador_exemplos", "check_attention", "spin")]),
+    ("depois_do_laco", [_check("avaliador_exemplos", "check_attention", "attention")]),
 ]
 
 
@@ -181,7 +183,7 @@ def test_the_memory_budget_holds_for_the_box(graded):
 
 def test_what_the_answer_does_to_its_arguments_comes_back(graded):
     (case,) = _outcome(graded, "mexe_no_bn")
-    assert not case["passed"] and "alterou o linear ou o bn" in case["output"]
+    assert not case["passed"] and "alterou a conv ou o bn" in case["output"]
 
 
 @pytest.mark.parametrize("name", ["tensor_mentiroso", "referencia_oculta", "forja", "laco"])

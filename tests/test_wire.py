@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from coursetools.coursework import wire
-from residuais.checks.transformer import Recorded
+from residuais.checks.avaliador_exemplos import Recorded
 
 
 def _roundtrip(value, trusted=False, callback=None, on_call=None):

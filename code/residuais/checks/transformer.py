@@ -16,11 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from residuais.checks.avaliador_exemplos import (  # noqa: F401  (exemplos do avaliador)
-    Recorded,
-    check_attention,
-    check_pre_ln_block,
-)
 from residuais.checks.core import call, expect_close, expect_tensor, fail
 
 
