@@ -3,9 +3,13 @@
 - ``core``: chamar a função do estudante, comparar com tolerância e dicas, proibir atalhos
   (``forbidden``: a função que o exercício pede para escrever não pode ser chamada);
 - ``reading``: o que a resposta usa, lido sem executá-la (o que ``forbidden`` confere antes);
-- ``display``: o resultado de ``grader.check(...)`` numa frase, no notebook do estudante;
-- um módulo por capítulo com as verificações públicas: ``sequential`` (1), ``residual`` (2),
-  ``variance`` (3), ``batchnorm`` (4), ``architectures`` (5), ``transformer`` (6).
+- ``display`` e ``failure``: o resultado de ``grader.check(...)`` numa frase, no notebook do
+  estudante e nas devolutivas;
+- as verificações públicas de cada capítulo: ``sequential`` (1), ``residual`` (2),
+  ``variance`` (3), ``batchnorm`` e ``folding`` (4), ``architectures`` e ``unet_skips`` (5),
+  ``transformer`` (6);
+- ``avaliador_exemplos``: verificações que foram exercícios (a atenção e o bloco pré-LN do
+  capítulo 6) e hoje só servem de exemplo aos testes do avaliador; a página as responde.
 
 As verificações públicas usam casos fixos, com os valores esperados escritos ou calculados pelo
 PyTorch; não há nelas a resposta de nenhum exercício. Os testes ocultos ficam com o professor,
