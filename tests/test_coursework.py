@@ -69,7 +69,9 @@ def _filled(release: Path, chapter: str) -> dict:
     student = _load(release / "estudantes" / f"{chapter}.ipynb")
     solution = _load(release / "solucoes" / f"{chapter}.ipynb")
     answers = _tagged(student, "otter_answer_cell")
-    solutions = _tagged(solution, "otter_assign_solution_cell")
+    # as células de código da solução (as de markdown são os gabaritos das perguntas escritas)
+    solutions = [i for i in _tagged(solution, "otter_assign_solution_cell")
+                 if solution["cells"][i]["cell_type"] == "code"]
     assert answers and len(answers) == len(solutions)
     for a, s in zip(answers, solutions, strict=True):
         code = _src(solution["cells"][s])

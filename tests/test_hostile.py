@@ -78,8 +78,9 @@ def _filled(release: Path) -> dict:
     student, solution = _blank(release), _load(release / "solucoes" / f"{CHAPTER}.ipynb")
     answers = [i for i, c in enumerate(student["cells"])
                if "otter_answer_cell" in c["metadata"].get("tags", [])]
-    solutions = [i for i, c in enumerate(solution["cells"])
-                 if "otter_assign_solution_cell" in c["metadata"].get("tags", [])]
+    solutions = [i for i, c in enumerate(solution["cells"])  # as de markdown são gabaritos
+                 if "otter_assign_solution_cell" in c["metadata"].get("tags", [])
+                 and c["cell_type"] == "code"]
     for a, s in zip(answers, solutions, strict=True):
         code = re.sub(r"^\s*# (BEGIN|END) SOLUTION\n", "", _src(solution["cells"][s]), flags=re.M)
         student["cells"][a]["source"] = code
@@ -113,7 +114,7 @@ passing = "OK_FORMAT = True\\ntest = {{'name': 'q', 'points': 2, 'suites': [{{'c
 for folder in ["tests", "../tests", "/tmp/tests", {release!r} + "/tests"]:
     try:
         os.makedirs(folder, exist_ok=True)
-        for q in ["q1_autocorrelacao", "q2_jacobiano_relu", "q3_normas_do_jacobiano",
+        for q in ["q1_espectro", "q2_jacobiano_relu", "q3_normas_do_jacobiano",
                   "q4_dois_gradientes"]:
             open(os.path.join(folder, q + ".py"), "w").write(passing)
     except OSError:
@@ -151,7 +152,7 @@ FORGE_AND_KILL = """
 import json, operator, signal
 _os = operator.attrgetter("__self__.__import__")(len)("os")
 verdicts = b"".join(json.dumps({{"name": q, "load_error": None, "cases": [{{"passed": True,
-    "message": "ok"}}] * 8}}).encode() + b"\\n" for q in ["q1_autocorrelacao", "q2_jacobiano_relu",
+    "message": "ok"}}] * 8}}).encode() + b"\\n" for q in ["q1_espectro", "q2_jacobiano_relu",
     "q3_normas_do_jacobiano", "q4_dois_gradientes"]) + b'{{"fim": true}}\\n'
 try:
     import wire
@@ -234,12 +235,12 @@ INTROSPECTION = """
 import inspect
 
 
-def autocorrelation(g, lag):
+def spectral_slope(g):
     frame = inspect.currentframe()
     while frame is not None:
         for value in list(frame.f_globals.values()):
-            if getattr(value, "__name__", "") == "reference_autocorrelation":
-                return value(g, lag)
+            if getattr(value, "__name__", "") == "reference_spectral_slope":
+                return value(g)
         frame = frame.f_back
     return 0.0
 """
@@ -252,11 +253,11 @@ ANSWER_ATTACKS = {
 import typing
 def _reach(x: "__import__('os')"):
     pass
-def autocorrelation(g, lag):
+def spectral_slope(g):
     _os = typing.get_type_hints(_reach)["x"]
     for fd in range(3, 64):
         try:
-            _os.write(fd, b'{"name": "q1_autocorrelacao", "cases": [{"passed": true}]}\\n')
+            _os.write(fd, b'{"name": "q1_espectro", "cases": [{"passed": true}]}\\n')
         except OSError:
             pass
     _os._exit(0)
@@ -264,9 +265,9 @@ def autocorrelation(g, lag):
     # a referência oculta pelo nome, e procurada no disco se o nome não servir
     "referencia_oculta": """
 import importlib, os
-def autocorrelation(g, lag):
+def spectral_slope(g):
     try:
-        return importlib.import_module("ocultos.sequential").reference_autocorrelation(g, lag)
+        return importlib.import_module("ocultos.sequential").reference_spectral_slope(g)
     except ImportError:
         for top in ("/", "/tmp", os.getcwd()):
             for folder, _, files in os.walk(top):
@@ -277,9 +278,9 @@ def autocorrelation(g, lag):
     # só quando roda no avaliador (pelo nome do programa)
     "so_no_avaliador": """
 import importlib, sys
-def autocorrelation(g, lag):
+def spectral_slope(g):
     if any(part in " ".join(sys.argv) for part in ("scorer", "harness", "worker")):
-        return importlib.import_module("ocultos.sequential").reference_autocorrelation(g, lag)
+        return importlib.import_module("ocultos.sequential").reference_spectral_slope(g)
     return 0.0
 """,
     # um tensor que mente: .item(), float() e a comparação dariam o valor esperado
@@ -293,13 +294,13 @@ class Liar(torch.Tensor):
         if func in (torch.Tensor.abs, torch.Tensor.max, torch.Tensor.__sub__):
             return torch.zeros(()).as_subclass(Liar)
         return super().__torch_function__(func, types, args, kwargs or {})
-def autocorrelation(g, lag):
+def spectral_slope(g):
     return torch.zeros(()).as_subclass(Liar)
 """,
     # troca a comparação e a falha das verificações durante a chamada e as restaura depois
     "troca_e_restaura": """
 import residuais.checks.core as core
-def autocorrelation(g, lag):
+def spectral_slope(g):
     saved = core.expect_close, core.fail
     core.expect_close, core.fail = (lambda *a, **k: None), (lambda *a, **k: None)
     try:
@@ -310,7 +311,7 @@ def autocorrelation(g, lag):
     # remenda o tensor para sempre
     "remenda_tensor": """
 import torch
-def autocorrelation(g, lag):
+def spectral_slope(g):
     torch.Tensor.item = lambda self: 0.0
     torch.Tensor.__float__ = lambda self: 0.0
     return 0.0
@@ -318,7 +319,7 @@ def autocorrelation(g, lag):
     # o texto dos testes ocultos como mensagem de erro (aparece sob um caso público)
     "fonte_oculta": """
 import importlib, inspect
-def autocorrelation(g, lag):
+def spectral_slope(g):
     try:
         raise RuntimeError(inspect.getsource(importlib.import_module("ocultos.sequential")))
     except ImportError as exc:
@@ -331,24 +332,26 @@ HONEST = {
     "rascunho_com_os": ("import os, torch\nprint(os.getcwd(), torch.__version__)", None),
     "constante_fora": ("CENTRALIZA = True", """
 import torch
-def autocorrelation(g, lag):
+def spectral_slope(g):
     g = torch.as_tensor(g, dtype=torch.float64).flatten()
     centered = g - g.mean() if CENTRALIZA else g
-    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+    power = torch.fft.rfft(centered).abs() ** 2
+    k = torch.arange(1, g.numel() // 2 + 1, dtype=torch.float64).log()
+    logp = power[1 : g.numel() // 2 + 1].log()
+    k = k - k.mean()
+    return ((k * (logp - logp.mean())).sum() / (k * k).sum()).item()
 """),
 }
 
-# a resposta certa que usa a função proibida por um valor padrão de argumento: a nota é a que
-# a função devolve, e o professor é avisado
+# a resposta certa do exercício 2 (o jacobiano de uma camada ReLU) que usa a função proibida
+# (o autograd) por um valor padrão de argumento: a nota é a que a função devolve, e o professor
+# é avisado
+DEFAULT_QUESTION = "q2_jacobiano_relu"
 DEFAULT_ARGUMENT = """
 import torch
-from residuais.analysis import lag1_autocorrelation as _r1
-def autocorrelation(g, lag, _first=_r1):
-    if lag == 1:
-        return _first(g)
-    g = torch.as_tensor(g, dtype=torch.float64).flatten()
-    centered = g - g.mean()
-    return ((centered[:-lag] * centered[lag:]).sum() / (centered * centered).sum()).item()
+from torch.autograd.functional import jacobian as _j
+def relu_layer_jacobian(weight, bias, h, _derive=_j):
+    return _derive(lambda v: torch.relu(weight @ v + bias), h)
 """
 
 
@@ -393,15 +396,17 @@ def hostile(release, tmp_path_factory):
                                                            port=port)),
           folder / "ataca_arquivos.ipynb")
     _save(_with_cell(_filled(release), BOMBS), folder / "bombas.ipynb")
-    for name, source in {**ANSWER_ATTACKS, "atalho_introspeccao": INTROSPECTION,
-                         "atalho_valor_padrao": DEFAULT_ARGUMENT}.items():
+    for name, source in {**ANSWER_ATTACKS, "atalho_introspeccao": INTROSPECTION}.items():
         attacker = _filled(release)
-        attacker["cells"][_answer_index(attacker, "q1_autocorrelacao")]["source"] = source
+        attacker["cells"][_answer_index(attacker, "q1_espectro")]["source"] = source
         _save(attacker, folder / f"{name}.ipynb")
+    shortcut = _filled(release)
+    shortcut["cells"][_answer_index(shortcut, DEFAULT_QUESTION)]["source"] = DEFAULT_ARGUMENT
+    _save(shortcut, folder / "atalho_valor_padrao.ipynb")
     for name, (cell, answer) in HONEST.items():
         honest = _with_cell(_filled(release), cell, at=len(_filled(release)["cells"]) // 2)
         if answer is not None:
-            honest["cells"][_answer_index(honest, "q1_autocorrelacao")]["source"] = answer
+            honest["cells"][_answer_index(honest, "q1_espectro")]["source"] = answer
         _save(honest, folder / f"{name}.ipynb")
 
     before = {"turma": _digest(folder), "liberacao": _digest(release),
@@ -486,7 +491,7 @@ def test_answers_that_attack_the_grader_can_only_be_wrong(hostile, name):
     também quebra as outras respostas do próprio estudante, como quebraria no kernel dele)."""
     row = hostile["rows"][f"{name}.ipynb"]
     text = _feedback(hostile, f"{name}.ipynb")
-    assert float(row["q1_autocorrelacao"]) == 0, text
+    assert float(row["q1_espectro"]) == 0, text
     assert float(row["total"]) <= 8, text
     if name != "remenda_tensor":
         assert float(row["total"]) == 8, text
@@ -502,12 +507,12 @@ def test_honest_notebooks_are_graded_as_they_run(hostile, name):
 
 def test_a_forbidden_function_reached_by_a_default_argument_is_flagged_not_hidden(hostile):
     row = hostile["rows"]["atalho_valor_padrao.ipynb"]
-    assert row["total"] == "10" and "lag1_autocorrelation" in row["revisar"]
+    assert row["total"] == "10" and "jacobian" in row["revisar"]
     text = _feedback(hostile, "atalho_valor_padrao.ipynb")
     assert "Em revisão pelo professor" in text
     with open(hostile["out"] / "resumo.csv", encoding="utf-8-sig", newline="") as f:
         summary = {r["exercicio"]: r for r in csv.DictReader(f)}
-    assert summary["q1_autocorrelacao"]["em_revisao"] == "1"
+    assert summary[DEFAULT_QUESTION]["em_revisao"] == "1"
 
 
 def test_feedback_never_shows_hidden_source_inputs_or_expected_values(hostile):
@@ -602,15 +607,15 @@ def test_moodle_download_is_graded_merged_adjusted_and_returned(release, tmp_pat
     with open(out / "respostas_identicas.csv", encoding="utf-8-sig", newline="") as f:
         duplicates = list(csv.DictReader(f))
     assert {d["exercicio"] for d in duplicates} == {
-        "q1_autocorrelacao", "q2_jacobiano_relu", "q3_normas_do_jacobiano", "q4_dois_gradientes"}
+        "q1_espectro", "q2_jacobiano_relu", "q3_normas_do_jacobiano", "q4_dois_gradientes"}
     assert all("Ana Souza" in d["entregas"] and "Bruno Lima" in d["entregas"] for d in duplicates)
     with open(out / "resumo.csv", encoding="utf-8-sig", newline="") as f:
         summary = {r["exercicio"]: r for r in csv.DictReader(f)}
-    assert summary["q1_autocorrelacao"]["fracao_nota_maxima"] == "1.00"
+    assert summary["q1_espectro"]["fracao_nota_maxima"] == "1.00"
 
     # o professor zera q1 do Bruno e corrige de novo só o arquivo dele, com --refazer
     with open(out / "ajustes.csv", "a", encoding="utf-8") as f:
-        f.write(f"{bruno_key},q1_autocorrelacao,0,resposta idêntica à de outra entrega\n")
+        f.write(f"{bruno_key},q1_espectro,0,resposta idêntica à de outra entrega\n")
     extracted = tmp_path / "extraido"
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(extracted)
@@ -620,9 +625,9 @@ def test_moodle_download_is_graded_merged_adjusted_and_returned(release, tmp_pat
     assert result.returncode == 0, result.stderr
     rows = _rows(out)
     assert len(rows) == 3 and rows[bruno_key]["total"] == "8"
-    assert rows[bruno_key]["q1_autocorrelacao"] == "0"
+    assert rows[bruno_key]["q1_espectro"] == "0"
     text = (out / "devolutivas" / f"{bruno_key}.txt").read_text(encoding="utf-8")
-    assert "Ajuste do professor em q1_autocorrelacao: 0 pontos — resposta idêntica" in text
+    assert "Ajuste do professor em q1_espectro: 0 pontos — resposta idêntica" in text
     assert "resposta idêntica" in (out / "ajustes.csv").read_text(encoding="utf-8")
     assert len(list((out / "copias").glob("notas-*.csv"))) >= 1
 

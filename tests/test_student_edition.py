@@ -26,3 +26,22 @@ def test_outputs_follow_cells_that_end_with_a_newline():
     with_solutions = student.with_outputs(released, master, solutions=True)
     assert with_solutions["cells"][1]["source"] == "x = 1\ny = 2\n"
     assert with_solutions["cells"][1]["outputs"] == [OUTPUT]
+
+
+def test_answer_keys_of_written_questions_come_back_only_with_solutions():
+    """O gabarito de uma pergunta escrita (markdown dentro do bloco de solução do otter) volta,
+    logo depois da resposta, só na edição com soluções."""
+    key = {"cell_type": "markdown", "id": "k", "metadata": {}, "source": "**Gabarito.** 42"}
+    master = {"cells": [
+        {"cell_type": "raw", "id": "r1", "metadata": {}, "source": "# BEGIN SOLUTION"},
+        _code("def f():\n    # BEGIN SOLUTION\n    return 42\n    # END SOLUTION\n", "b",
+              ["otter_answer_cell"]),
+        key,
+        {"cell_type": "raw", "id": "r2", "metadata": {}, "source": "# END SOLUTION"},
+        _code("print(1)", "c", outputs=[OUTPUT])]}
+    released = {"cells": [_code("def f():\n    ...", "b", ["otter_answer_cell"]),
+                          _code("print(1)", "c")]}
+    assert [c["id"] for c in student.with_outputs(released, master)["cells"]] == ["b", "c"]
+    page = student.with_outputs(released, master, solutions=True)
+    assert [c["id"] for c in page["cells"]] == ["b", "k", "c"]
+    assert page["cells"][1]["source"] == key["source"]

@@ -130,7 +130,28 @@ def with_outputs(student: dict[str, Any], master: dict[str, Any],
         if notebooks.source(cell).rstrip() == _without_markers(notebooks.source(original)).rstrip():
             cell["outputs"] = copy.deepcopy(original.get("outputs", []))
             cell["execution_count"] = original.get("execution_count")
+    if solutions:  # os gabaritos das perguntas escritas, logo depois da resposta de cada uma
+        keys = _answer_keys(master)
+        student["cells"] = [added for cell in student["cells"]
+                            for added in (cell, *keys.get(cell.get("id"), []))]
     return student
+
+
+def _answer_keys(master: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """As células de markdown dentro de um bloco de solução do otter (o gabarito de uma pergunta
+    escrita, que o otter tira do notebook do estudante), pelo ``id`` da célula de código que vem
+    antes delas no bloco."""
+    keys: dict[str, list[dict[str, Any]]] = {}
+    inside, last_code = False, None
+    for cell in master["cells"]:
+        text = notebooks.source(cell).strip()
+        if cell["cell_type"] == "raw" and text in ("# BEGIN SOLUTION", "# END SOLUTION"):
+            inside, last_code = text == "# BEGIN SOLUTION", None
+        elif inside and cell["cell_type"] == "code":
+            last_code = cell.get("id")
+        elif inside and cell["cell_type"] == "markdown" and last_code is not None:
+            keys.setdefault(last_code, []).append(copy.deepcopy(cell))
+    return keys
 
 
 def _without_markers(source: str) -> str:
