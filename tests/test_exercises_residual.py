@@ -11,7 +11,8 @@ from conftest import hidden_module
 
 from residuais.analysis import enumerate_paths, expand_linear_residual
 from residuais.checks import ForbiddenCall
-from residuais.checks import residual as public
+from residuais.checks import path_lengths as paths
+from residuais.checks import residual_blocks as blocks
 from residuais.checks.residual import (
     check_gradient_share_by_path_length,
     check_outputs_by_length,
@@ -60,8 +61,8 @@ def test_residual_forward_reference_passes_public_and_hidden():
 
 
 def test_residual_forward_constants_match_the_reference_and_the_mistakes():
-    mistakes = {public.HINT_NO_SKIP: no_skip, public.HINT_ONLY_FROM_INPUT: only_from_input}
-    for _, h0, branches, expected, hints in public.FORWARD_CASES:
+    mistakes = {blocks.HINT_NO_SKIP: no_skip, blocks.HINT_ONLY_FROM_INPUT: only_from_input}
+    for _, h0, branches, expected, hints in blocks.FORWARD_CASES:
         got = torch.stack(hidden.reference_residual_forward(branches, _table(h0)))
         assert torch.allclose(got, _table(expected), atol=5e-7)
         for text, wrong in hints.items():
@@ -70,18 +71,18 @@ def test_residual_forward_constants_match_the_reference_and_the_mistakes():
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (no_skip, public.HINT_NO_SKIP),
-    (only_from_input, public.HINT_ONLY_FROM_INPUT),
-    (in_place, public.HINT_ALIASED),
+    (no_skip, blocks.HINT_NO_SKIP),
+    (only_from_input, blocks.HINT_ONLY_FROM_INPUT),
+    (in_place, blocks.HINT_ALIASED),
     (lambda branches, h0: hidden.reference_residual_forward(branches, h0)[-1],
-     public.HINT_ONLY_LAST),
+     blocks.HINT_ONLY_LAST),
     (lambda branches, h0: hidden.reference_residual_forward(branches, h0)[1:],
-     public.HINT_MISSING_INPUT),
+     blocks.HINT_MISSING_INPUT),
 ], ids=["sem atalho", "sempre h_0", "no lugar", "só h_K", "sem h_0"])
 def test_residual_forward_mistakes_fail_with_their_hint(answer, hint):
     with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
         check_residual_forward(answer)
-    if hint in (public.HINT_NO_SKIP, public.HINT_ONLY_FROM_INPUT):
+    if hint in (blocks.HINT_NO_SKIP, blocks.HINT_ONLY_FROM_INPUT):
         with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
             hidden.check_residual_forward_hidden(answer)
 
@@ -144,10 +145,10 @@ def columns_masked(weight, bias, h):  # D aplicada do lado errado: (I + W) D
 
 
 BLOCK_MISTAKES = [
-    (no_identity, public.HINT_NO_IDENTITY),
-    (no_post_mask, public.HINT_NO_POST_MASK),
-    (branch_mask, public.HINT_BRANCH_MASK),
-    (zero_sum_kept, public.HINT_ZERO_SUM),
+    (no_identity, blocks.HINT_NO_IDENTITY),
+    (no_post_mask, blocks.HINT_NO_POST_MASK),
+    (branch_mask, blocks.HINT_BRANCH_MASK),
+    (zero_sum_kept, blocks.HINT_ZERO_SUM),
 ]
 
 
@@ -229,15 +230,15 @@ def without_empty_path(matrices, h0):
 
 def everything_in_row_zero(matrices, h0):  # a soma certa, na linha errada
     rows = torch.zeros(len(matrices) + 1, h0.shape[0], dtype=h0.dtype)
-    rows[0] = public.product_form(matrices, h0)
+    rows[0] = paths.product_form(matrices, h0)
     return rows
 
 
 OUTPUTS_MISTAKES = [
-    (reversed_product, public.HINT_REVERSED_PRODUCT),
-    (cumulative, public.HINT_CUMULATIVE),
-    (without_empty_path, public.HINT_MISSING_EMPTY_PATH),
-    (everything_in_row_zero, public.HINT_WRONG_ROWS),
+    (reversed_product, paths.HINT_REVERSED_PRODUCT),
+    (cumulative, paths.HINT_CUMULATIVE),
+    (without_empty_path, paths.HINT_MISSING_EMPTY_PATH),
+    (everything_in_row_zero, paths.HINT_WRONG_ROWS),
 ]
 
 
@@ -248,7 +249,7 @@ def test_outputs_by_length_reference_passes_public_and_hidden():
 
 def test_outputs_by_length_reference_agrees_with_listing_the_paths():
     for n_blocks in range(7):
-        matrices, h0 = public.random_matrices(n_blocks, 3, 0.7, seed=100 + n_blocks)
+        matrices, h0 = paths.random_matrices(n_blocks, 3, 0.7, seed=100 + n_blocks)
         assert torch.allclose(hidden.reference_outputs_by_length(matrices, h0),
                               listed_rows(matrices, h0), atol=1e-12)
         # e com as funções do curso: a linha ℓ junta os termos de expand_linear_residual
@@ -261,13 +262,13 @@ def test_outputs_by_length_reference_agrees_with_listing_the_paths():
 
 
 def test_outputs_by_length_written_constants_match():
-    matrices = [torch.tensor(a, dtype=torch.float64) for a in public.WRITTEN_MATRICES]
-    h0 = torch.tensor(public.WRITTEN_INPUT, dtype=torch.float64)
+    matrices = [torch.tensor(a, dtype=torch.float64) for a in paths.WRITTEN_MATRICES]
+    h0 = torch.tensor(paths.WRITTEN_INPUT, dtype=torch.float64)
     assert hidden.reference_outputs_by_length(matrices, h0).tolist() == [
-        list(row) for row in public.WRITTEN_ROWS]
-    assert listed_rows(matrices, h0).tolist() == [list(row) for row in public.WRITTEN_ROWS]
+        list(row) for row in paths.WRITTEN_ROWS]
+    assert listed_rows(matrices, h0).tolist() == [list(row) for row in paths.WRITTEN_ROWS]
     for answer, hint in OUTPUTS_MISTAKES[:2]:
-        assert answer(matrices, h0).tolist() == [list(r) for r in public.WRITTEN_HINTS[hint]]
+        assert answer(matrices, h0).tolist() == [list(r) for r in paths.WRITTEN_HINTS[hint]]
     # e a soma até 2 ramos é a do exercício antigo (9, 14), conferida à mão
     assert cumulative(matrices, h0)[2].tolist() == [9.0, 14.0]
 
@@ -288,7 +289,7 @@ def test_outputs_by_length_hidden_catches_the_mistakes():
 def test_outputs_by_length_listing_the_paths_is_too_slow_for_the_large_case():
     """Listar os caminhos responde os casos pequenos, mas não o de K = 30 (2^30 caminhos): a
     verificação pública usa K = 30 justamente para pedir a conta por comprimento."""
-    assert public.LARGE_BLOCKS >= 30 and 2 ** public.LARGE_BLOCKS > 1e9
+    assert paths.LARGE_BLOCKS >= 30 and 2 ** paths.LARGE_BLOCKS > 1e9
 
 
 def test_outputs_by_length_trivial_answers_fail():
@@ -314,14 +315,14 @@ def test_outputs_by_length_course_functions_are_forbidden():
 def test_outputs_by_length_experiment_numbers_in_the_comment():
     errors = []
     for seed in range(200):
-        matrices, h0 = public.random_matrices(10, 8, 0.2, seed)
+        matrices, h0 = paths.random_matrices(10, 8, 0.2, seed)
         rows = hidden.reference_outputs_by_length(matrices, h0).cumsum(dim=0)
-        full = public.product_form(matrices, h0)
+        full = paths.product_form(matrices, h0)
         errors.append([((rows[length] - full).norm() / full.norm()).item()
                        for length in (0, 3)])
     groups = torch.tensor(errors).view(50, 4, 2).mean(dim=1)  # 50 grupos de 4 redes
-    assert groups[:, 0].min() > public.EXPERIMENT_IDENTITY_ERROR
-    assert groups[:, 1].max() < public.EXPERIMENT_SHORT_ERROR
+    assert groups[:, 0].min() > paths.EXPERIMENT_IDENTITY_ERROR
+    assert groups[:, 1].max() < paths.EXPERIMENT_SHORT_ERROR
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,11 +356,11 @@ def counts_only(n_blocks, gain):
     return [c / 2**n_blocks for c in _counts(n_blocks)]
 
 
-SHARE_MISTAKES = {public.HINT_FORGOT_BINOMIAL: forgot_binomial,
-                  public.HINT_NOT_NORMALIZED: not_normalized,
-                  public.HINT_POWER_OF_TWO: by_power_of_two,
-                  public.HINT_PROBABILITY_G: probability_g,
-                  public.HINT_COUNTS_ONLY: counts_only}
+SHARE_MISTAKES = {paths.HINT_FORGOT_BINOMIAL: forgot_binomial,
+                  paths.HINT_NOT_NORMALIZED: not_normalized,
+                  paths.HINT_POWER_OF_TWO: by_power_of_two,
+                  paths.HINT_PROBABILITY_G: probability_g,
+                  paths.HINT_COUNTS_ONLY: counts_only}
 
 
 def test_gradient_share_reference_passes_public_and_hidden():
@@ -370,17 +371,17 @@ def test_gradient_share_reference_passes_public_and_hidden():
 
 def test_gradient_share_constants_match_the_reference_and_the_mistakes():
     reference = hidden.reference_gradient_share_by_path_length
-    for (n_blocks, gain), (expected, hints) in public.SHARE_CASES.items():
+    for (n_blocks, gain), (expected, hints) in paths.SHARE_CASES.items():
         assert reference(n_blocks, gain) == pytest.approx(expected, abs=5e-7)
         for text, wrong in hints.items():
             assert SHARE_MISTAKES[text](n_blocks, gain) == pytest.approx(wrong, abs=5e-7)
-    shares = reference(public.RESNET_BLOCKS, public.RESNET_GAIN)
-    for length, value in public.RESNET_SHARES.items():
+    shares = reference(paths.RESNET_BLOCKS, paths.RESNET_GAIN)
+    for length, value in paths.RESNET_SHARES.items():
         assert shares[length] == pytest.approx(value, rel=1e-5)
-    assert max(range(55), key=shares.__getitem__) == public.RESNET_MODE == 9
-    assert 5 <= public.RESNET_MODE <= 17  # dentro da faixa medida por Veit et al.
-    for mode, text in public.RESNET_WRONG_MODES.items():
-        wrong = SHARE_MISTAKES[text](public.RESNET_BLOCKS, public.RESNET_GAIN)
+    assert max(range(55), key=shares.__getitem__) == paths.RESNET_MODE == 9
+    assert 5 <= paths.RESNET_MODE <= 17  # dentro da faixa medida por Veit et al.
+    for mode, text in paths.RESNET_WRONG_MODES.items():
+        wrong = SHARE_MISTAKES[text](paths.RESNET_BLOCKS, paths.RESNET_GAIN)
         assert max(range(55), key=wrong.__getitem__) == mode
     # a soma sobre os caminhos, listados um a um, dá o mesmo (K pequeno)
     for n_blocks, gain in [(4, 0.3), (6, 1.7)]:
@@ -391,8 +392,8 @@ def test_gradient_share_constants_match_the_reference_and_the_mistakes():
         assert reference(n_blocks, gain) == pytest.approx([w / total for w in by_length])
 
 
-@pytest.mark.parametrize("hint", [public.HINT_FORGOT_BINOMIAL, public.HINT_NOT_NORMALIZED,
-                                  public.HINT_POWER_OF_TWO, public.HINT_PROBABILITY_G],
+@pytest.mark.parametrize("hint", [paths.HINT_FORGOT_BINOMIAL, paths.HINT_NOT_NORMALIZED,
+                                  paths.HINT_POWER_OF_TWO, paths.HINT_PROBABILITY_G],
                          ids=lambda h: h[:25])
 def test_gradient_share_mistakes_fail_with_their_hint(hint):
     for check in (check_gradient_share_by_path_length,
@@ -407,7 +408,7 @@ def test_gradient_share_counts_only_is_caught_at_the_resnet():
             return hidden.reference_gradient_share_by_path_length(n_blocks, gain)
         return counts_only(n_blocks, gain)
 
-    with pytest.raises(AssertionError, match=re.escape(f"Dica: {public.HINT_COUNTS_ONLY}")):
+    with pytest.raises(AssertionError, match=re.escape(f"Dica: {paths.HINT_COUNTS_ONLY}")):
         check_gradient_share_by_path_length(counts_only_when_large)
 
 

@@ -13,7 +13,9 @@ from torch import nn
 
 from residuais.analysis import input_gradient, sequential_jacobians
 from residuais.checks import ForbiddenCall
-from residuais.checks import sequential as public
+from residuais.checks import bias_free_gradient as two_slopes
+from residuais.checks import relu_jacobians as jacobians
+from residuais.checks import spectral_slope as spectral
 from residuais.checks.sequential import (
     check_jacobian_norms,
     check_relu_layer_jacobian,
@@ -83,11 +85,11 @@ def numpy_answer(g):  # outra resposta certa: numpy, frequências em ciclos por 
 
 
 SLOPE_MISTAKES = {
-    public.HINT_AMPLITUDE: amplitude,
-    public.HINT_ALL_FREQUENCIES: all_frequencies,
-    public.HINT_SEMILOG: semilog,
-    public.HINT_SWAPPED_AXES: swapped_axes,
-    public.HINT_DROPPED_NYQUIST: dropped_nyquist,
+    spectral.HINT_AMPLITUDE: amplitude,
+    spectral.HINT_ALL_FREQUENCIES: all_frequencies,
+    spectral.HINT_SEMILOG: semilog,
+    spectral.HINT_SWAPPED_AXES: swapped_axes,
+    spectral.HINT_DROPPED_NYQUIST: dropped_nyquist,
 }
 
 
@@ -102,7 +104,7 @@ def test_spectral_slope_another_correct_answer_passes():
 
 
 def test_spectral_slope_constants_match_an_independent_answer_and_the_mistakes():
-    for (_, signal), (expected, hints) in public.SLOPE_CASES.items():
+    for (_, signal), (expected, hints) in spectral.SLOPE_CASES.items():
         g = signal()
         assert numpy_answer(g) == pytest.approx(expected, abs=5e-7)
         assert hidden.reference_spectral_slope(g) == pytest.approx(expected, abs=5e-7)
@@ -120,7 +122,7 @@ def test_spectral_slope_mistakes_fail_with_their_hint(hint):
 
 def test_spectral_slope_zero_frequency_gets_its_hint():
     for check in (check_spectral_slope, hidden.check_spectral_slope_hidden):
-        with pytest.raises(AssertionError, match=re.escape(public.HINT_ZERO_FREQUENCY)):
+        with pytest.raises(AssertionError, match=re.escape(spectral.HINT_ZERO_FREQUENCY)):
             check(with_zero_frequency)
 
 
@@ -157,11 +159,11 @@ def test_spectral_slope_accepts_float32_arithmetic():
 
 def test_spectral_slope_noise_ranges_hold_with_margin():
     """As faixas do branco e do marrom contêm, com folga, 20 sinais de cada (sementes 0 a 19)."""
-    white = [hidden.reference_spectral_slope(public._white_noise(256, s)) for s in range(20)]
-    brown = [hidden.reference_spectral_slope(public._white_noise(256, s).cumsum(0))
+    white = [hidden.reference_spectral_slope(spectral.white_noise(256, s)) for s in range(20)]
+    brown = [hidden.reference_spectral_slope(spectral.white_noise(256, s).cumsum(0))
              for s in range(20)]
-    assert public.WHITE_RANGE[0] + 0.1 < min(white) and max(white) < public.WHITE_RANGE[1] - 0.1
-    assert public.BROWN_RANGE[0] + 0.2 < min(brown) and max(brown) < public.BROWN_RANGE[1] - 0.1
+    assert spectral.WHITE_RANGE[0] + 0.1 < min(white) and max(white) < spectral.WHITE_RANGE[1] - 0.1
+    assert spectral.BROWN_RANGE[0] + 0.2 < min(brown) and max(brown) < spectral.BROWN_RANGE[1] - 0.1
     assert (round(min(white), 2), round(max(white), 2)) == (-0.28, 0.12)  # o comentário
     assert (round(min(brown), 2), round(max(brown), 2)) == (-1.91, -1.51)
 
@@ -192,13 +194,13 @@ def test_relu_jacobian_typical_mistakes():
     def mask_without_bias(weight, bias, h):
         return (weight @ h > 0).to(weight.dtype).unsqueeze(1) * weight
 
-    with pytest.raises(AssertionError, match=re.escape(public.HINT_NO_MASK)):
+    with pytest.raises(AssertionError, match=re.escape(jacobians.HINT_NO_MASK)):
         check_relu_layer_jacobian(lambda w, b, h: w)
-    with pytest.raises(AssertionError, match=re.escape(public.HINT_ZERO_PREACTIVATION)):
+    with pytest.raises(AssertionError, match=re.escape(jacobians.HINT_ZERO_PREACTIVATION)):
         check_relu_layer_jacobian(greater_or_equal)
-    with pytest.raises(AssertionError, match=re.escape(public.HINT_ZERO_PREACTIVATION)):
+    with pytest.raises(AssertionError, match=re.escape(jacobians.HINT_ZERO_PREACTIVATION)):
         hidden.check_relu_layer_jacobian_hidden(greater_or_equal)
-    with pytest.raises(AssertionError, match=r"linhas \[.*\].*" + re.escape(public.HINT_ROWS)):
+    with pytest.raises(AssertionError, match=r"linhas \[.*\].*" + re.escape(jacobians.HINT_ROWS)):
         check_relu_layer_jacobian(mask_without_bias)
     with pytest.raises(AssertionError, match="forma"):
         check_relu_layer_jacobian(
@@ -249,10 +251,10 @@ def test_jacobian_norms_reference_passes_public_and_hidden():
 
 
 def test_jacobian_norms_hint_constants_match_the_mistakes():
-    weights, biases, x = public.random_relu_network((6,) * 5, 11, bias_std=0.5)
+    weights, biases, x = jacobians.random_relu_network((6,) * 5, 11, bias_std=0.5)
     wrong = hidden._ocultos_wrong_norms(weights, biases, x)
-    assert set(wrong) == set(public.NORMS_HINTS)
-    for text, values in public.NORMS_HINTS.items():
+    assert set(wrong) == set(jacobians.NORMS_HINTS)
+    for text, values in jacobians.NORMS_HINTS.items():
         assert wrong[text] == pytest.approx(values, abs=5e-7)
 
 
@@ -284,9 +286,9 @@ def no_relu(weights, biases, x):
     return norms
 
 
-@pytest.mark.parametrize("answer, hint", [(single_layers, public.HINT_SINGLE_LAYERS),
-                                          (wrong_order, public.HINT_WRONG_ORDER),
-                                          (no_relu, public.HINT_NO_RELU)],
+@pytest.mark.parametrize("answer, hint", [(single_layers, jacobians.HINT_SINGLE_LAYERS),
+                                          (wrong_order, jacobians.HINT_WRONG_ORDER),
+                                          (no_relu, jacobians.HINT_NO_RELU)],
                          ids=["camadas isoladas", "ordem trocada", "sem ReLU"])
 def test_jacobian_norms_mistakes_fail_with_their_hint(answer, hint):
     with pytest.raises(AssertionError, match=re.escape(f"Dica: {hint}")):
@@ -334,16 +336,16 @@ def test_jacobian_norms_autograd_is_forbidden():
 def test_jacobian_norms_experiment_margin_is_wider_than_the_spread():
     """A margem de 5% do experimento cobre, com folga, 20 grupos de 5 redes com outras sementes
     (o comentário da verificação relata 400 grupos)."""
-    widths = (public.EXPERIMENT_WIDTH,) * (public.EXPERIMENT_DEPTH + 1)
+    widths = (jacobians.EXPERIMENT_WIDTH,) * (jacobians.EXPERIMENT_DEPTH + 1)
     deviations = []
     for group in range(20):
         logs = []
         for seed in range(1000 + 5 * group, 1005 + 5 * group):
-            weights, biases, x = public.random_relu_network(widths, seed)
+            weights, biases, x = jacobians.random_relu_network(widths, seed)
             norms = torch.tensor(hidden.reference_jacobian_norms(weights, biases, x))
-            logs.append(math.log(public.layer_factor(norms)))
+            logs.append(math.log(jacobians.layer_factor(norms)))
         deviations.append(abs(math.exp(sum(logs) / len(logs)) - 1))
-    assert max(deviations) < public.EXPERIMENT_MARGIN / 1.3
+    assert max(deviations) < jacobians.EXPERIMENT_MARGIN / 1.3
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,9 +380,9 @@ def swapped(model):
     return g_pos, g_neg
 
 
-@pytest.mark.parametrize("answer, hint", [(forgot_sign, public.HINT_SIGN),
-                                          (across_zero, public.HINT_ACROSS_ZERO),
-                                          (swapped, public.HINT_SWAPPED)],
+@pytest.mark.parametrize("answer, hint", [(forgot_sign, two_slopes.HINT_SIGN),
+                                          (across_zero, two_slopes.HINT_ACROSS_ZERO),
+                                          (swapped, two_slopes.HINT_SWAPPED)],
                          ids=["sinal", "atravessa o zero", "trocados"])
 def test_two_gradient_values_mistakes_fail_with_their_hint(answer, hint):
     for check in (check_two_gradient_values, hidden.check_two_gradient_values_hidden):
@@ -429,8 +431,8 @@ def test_two_gradient_values_autograd_and_course_function_are_forbidden():
 
 def test_bias_free_networks_have_two_slopes():
     """O que o exercício supõe: a rede das verificações é uma reta de cada lado do zero."""
-    model = public.bias_free_relu_mlp(12, 16, 1)
-    slopes = public.autograd_slopes(model, [-5.0, -1.0, -0.1, 0.1, 1.0, 5.0])
+    model = two_slopes.bias_free_relu_mlp(12, 16, 1)
+    slopes = two_slopes.autograd_slopes(model, [-5.0, -1.0, -0.1, 0.1, 1.0, 5.0])
     assert slopes[:3] == pytest.approx([slopes[0]] * 3)
     assert slopes[3:] == pytest.approx([slopes[3]] * 3)
     assert abs(slopes[0] - slopes[3]) > 0.1

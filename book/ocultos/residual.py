@@ -2,7 +2,8 @@
 extras.
 
 Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
-ferramentas vêm das verificações públicas, em ``residuais.checks.residual``.
+ferramentas vêm das verificações públicas (``residuais.checks.residual_blocks`` e
+``residuais.checks.path_lengths``).
 """
 
 from __future__ import annotations
@@ -16,28 +17,30 @@ import torch
 from torch import nn
 
 from residuais.checks.core import call, expect_close, forbidden
-from residuais.checks.residual import (
-    HINT_BRANCH_MASK,
+from residuais.checks.path_lengths import (
     HINT_CUMULATIVE,
     HINT_FORGOT_BINOMIAL,
-    HINT_NO_IDENTITY,
-    HINT_NO_POST_MASK,
-    HINT_NO_SKIP,
     HINT_NOT_NORMALIZED,
-    HINT_ONLY_FROM_INPUT,
     HINT_POWER_OF_TWO,
     HINT_PROBABILITY_G,
     HINT_REVERSED_PRODUCT,
-    HINT_ZERO_SUM,
     RULES_GRADIENT_SHARE,
-    RULES_RESIDUAL_FORWARD,
-    expect_block_jacobian,
     expect_rows,
     expect_shares,
-    expect_states,
     random_matrices,
     shares_vector,
     student_rows,
+)
+from residuais.checks.residual_blocks import (
+    HINT_BRANCH_MASK,
+    HINT_NO_IDENTITY,
+    HINT_NO_POST_MASK,
+    HINT_NO_SKIP,
+    HINT_ONLY_FROM_INPUT,
+    HINT_ZERO_SUM,
+    RULES_RESIDUAL_FORWARD,
+    expect_block_jacobian,
+    expect_states,
 )
 
 # --------------------------------------------------------------------------------------------

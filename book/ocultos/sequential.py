@@ -2,7 +2,8 @@
 extras.
 
 Só o professor tem este arquivo (vai no arquivo do corretor); as regras, as dicas e as
-ferramentas vêm das verificações públicas, em ``residuais.checks.sequential``.
+ferramentas vêm das verificações públicas (``residuais.checks.spectral_slope``,
+``residuais.checks.relu_jacobians`` e ``residuais.checks.bias_free_gradient``).
 """
 
 from __future__ import annotations
@@ -14,31 +15,35 @@ from typing import Any
 import torch
 from torch import nn
 
+from residuais.checks.bias_free_gradient import (
+    RULES_TWO_GRADIENT_VALUES,
+    autograd_slopes,
+    bias_free_relu_mlp,
+    expect_two_values,
+    two_values,
+)
 from residuais.checks.core import call, expect_close, fail, forbidden
-from residuais.checks.sequential import (
+from residuais.checks.relu_jacobians import (
     EXPERIMENT_MARGIN,
-    HINT_ALL_FREQUENCIES,
-    HINT_AMPLITUDE,
-    HINT_DROPPED_NYQUIST,
     HINT_NO_RELU,
-    HINT_SEMILOG,
     HINT_SINGLE_LAYERS,
-    HINT_SWAPPED_AXES,
     HINT_WRONG_ORDER,
     RULES_JACOBIAN_NORMS,
     RULES_RELU_LAYER_JACOBIAN,
-    RULES_TWO_GRADIENT_VALUES,
     autograd_jacobian_norms,
     autograd_layer_jacobian,
-    autograd_slopes,
-    bias_free_relu_mlp,
     expect_layer_jacobian,
-    expect_two_values,
     layer_factor,
     norms_vector,
     random_relu_network,
+)
+from residuais.checks.spectral_slope import (
+    HINT_ALL_FREQUENCIES,
+    HINT_AMPLITUDE,
+    HINT_DROPPED_NYQUIST,
+    HINT_SEMILOG,
+    HINT_SWAPPED_AXES,
     student_slope,
-    two_values,
 )
 
 # --------------------------------------------------------------------------------------------

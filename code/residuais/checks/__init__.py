@@ -5,9 +5,11 @@
 - ``reading``: o que a resposta usa, lido sem executá-la (o que ``forbidden`` confere antes);
 - ``display`` e ``failure``: o resultado de ``grader.check(...)`` numa frase, no notebook do
   estudante e nas devolutivas;
-- as verificações públicas de cada capítulo: ``sequential`` (1), ``residual`` (2),
-  ``variance`` (3), ``batchnorm`` e ``folding`` (4), ``architectures`` e ``unet_skips`` (5),
-  ``transformer`` (6);
+- as verificações públicas de cada capítulo: ``sequential`` (1; reúne ``spectral_slope``,
+  ``relu_jacobians`` e ``bias_free_gradient``), ``residual`` (2; reúne ``residual_blocks`` e
+  ``path_lengths``), ``variance`` (3), ``batchnorm`` e ``folding`` (4), ``architectures`` e
+  ``unet_skips`` (5), ``transformer`` (6); ``autograd_rules``: as funções do autograd proibidas
+  nos capítulos 1 e 2;
 - ``avaliador_exemplos``: verificações que foram exercícios (a atenção e o bloco pré-LN do
   capítulo 6) e hoje só servem de exemplo aos testes do avaliador; a página as responde.
 

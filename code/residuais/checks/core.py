@@ -57,6 +57,12 @@ def as_float(value: Any, case: str) -> float:
     return float(value)
 
 
+def as_table(values: Any) -> torch.Tensor:
+    """Uma constante escrita numa verificação (números em listas ou tuplas aninhadas) como
+    tensor float64."""
+    return torch.tensor(values, dtype=torch.float64)
+
+
 def expect_tensor(
     value: Any, shape: Sequence[int], case: str, expected: str | None = None,
     *, type_first: bool = False,
