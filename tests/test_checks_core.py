@@ -206,3 +206,12 @@ def test_call_lets_a_forbidden_call_through_instead_of_explaining_it_as_an_error
         core.call(by_name_built_at_run_time, "caso", *_qkv())
     with pytest.raises(AssertionError, match=r"levantou ZeroDivisionError no caso “c”"):
         core.call(lambda: 1 / 0, "c")
+
+
+def test_a_function_that_returns_nothing_hears_it_is_missing_a_return():
+    """Revisão S7.3: “esperava um número, mas recebeu NoneType” vira a causa provável."""
+    from residuais.checks.core import as_float, expect_tensor
+
+    for check in (lambda: as_float(None, "caso 1"), lambda: expect_tensor(None, (2,), "caso 1")):
+        with pytest.raises(AssertionError, match=r"não devolveu nada \(falta `return`\?\)"):
+            check()

@@ -92,7 +92,7 @@ def test_residual_forward_trivial_answers_fail():
         check_residual_forward(lambda branches, h0: branches)  # devolve o primeiro argumento
     with pytest.raises(AssertionError):
         check_residual_forward(lambda branches, h0: [h0] * (len(branches) + 1))
-    with pytest.raises(AssertionError, match="recebeu NoneType"):
+    with pytest.raises(AssertionError, match=r"não devolveu nada \(falta `return`\?\)"):
         check_residual_forward(lambda branches, h0: None)
 
 

@@ -31,19 +31,28 @@ def fail(message: str) -> None:
 
 
 def call(fn: Callable[..., Any], case: str, *args: Any, **kwargs: Any) -> Any:
-    """Chama a função do estudante; um erro dentro dela vira uma mensagem que nomeia o caso."""
+    """Chama a função do estudante; um erro dentro dela vira uma mensagem que nomeia o caso, e
+    uma função sem ``return`` (que devolve ``None``) ouve isso, em vez de “recebeu NoneType”."""
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except ForbiddenCall:
         raise
     except Exception as exc:  # o erro é do código do estudante: explicamos e repassamos
         raise AssertionError(
             f"Sua função levantou {type(exc).__name__} no caso “{case}”: {exc}"
         ) from exc
+    if result is None:
+        fail(_NOTHING_RETURNED.format(case=case))
+    return result
+
+
+_NOTHING_RETURNED = "No caso “{case}” a função não devolveu nada (falta `return`?)."
 
 
 def as_float(value: Any, case: str) -> float:
     """``value`` como número; falha, nomeando o caso, se não for um número (ou tensor de 1 item)."""
+    if value is None:
+        fail(_NOTHING_RETURNED.format(case=case))
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             fail(f"No caso “{case}” esperava um número, mas recebeu um tensor de forma "
@@ -76,6 +85,8 @@ def expect_tensor(
     is_tensor = isinstance(value, torch.Tensor)
     if is_tensor and tuple(value.shape) == tuple(shape):
         return
+    if value is None:
+        fail(_NOTHING_RETURNED.format(case=case))
     if type_first and not is_tensor:
         fail(f"No caso “{case}” esperava um torch.Tensor, recebeu {type(value).__name__}.")
     expected = expected or f"esperava um tensor de forma {tuple(shape)}"
