@@ -208,15 +208,18 @@ def _bad_inputs(release: Path, folder: Path) -> None:
 # Acrescentada à resposta de referência de q1 do capítulo 1: a mesma função, que levanta um erro
 # só com a defasagem 7, que aparece nos casos ocultos e não nos públicos.
 HIDDEN_ONLY_ERROR = "erro só nos casos dos testes ocultos"
+# a inclinação do espectro (cap. 1, q1) certa nos sinais dos testes públicos e errada nos muito
+# curtos (até 8 pontos), que só os testes ocultos têm
 HIDDEN_ONLY_ANSWER = '''
 
+import torch
 _resposta_{name} = {name}
 
 
-def {name}(g, lag):
-    if lag == 7:
+def {name}(g):
+    if torch.as_tensor(g).numel() <= 8:
         raise ValueError("{error}")
-    return _resposta_{name}(g, lag)
+    return _resposta_{name}(g)
 '''
 
 
@@ -237,7 +240,7 @@ def _code_cell(source: str) -> dict:
             "execution_count": None}
 
 
-# Atalhos na atenção do capítulo 6: a função pronta do PyTorch e a do pacote do curso.
+# Atalhos: a função pronta do PyTorch e a do pacote do curso.
 SHORTCUT_CHAPTER = "04_batch_norm"
 # a BN de avaliação como reta (q1): sondar uma BN pronta em h = 0 e h = 1 dá (a, c) certos, mas o
 # exercício pede a fórmula; a nota é a do valor devolvido, e a entrega vai para revisão
