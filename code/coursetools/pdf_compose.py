@@ -102,10 +102,15 @@ def _move_solutions(soup, article, chapter: Heading) -> None:
     heading.string = f"Soluções dos exercícios do capítulo {chapter.number.rstrip('.')}".rstrip()
     section.append(heading)
     for solution in solutions:
-        solution["class"] = [c for c in solution.get("class", [])
-                             if c not in ("dropdown", "toggle")]
         section.append(solution.extract())
     article.append(section)
+
+
+def _open_collapsed(article) -> None:
+    """O que o site recolhe (soluções, notas de implementação, dicas) sai aberto no papel."""
+    for element in article.select(".dropdown, .toggle"):
+        element["class"] = [c for c in element.get("class", [])
+                            if c not in ("dropdown", "toggle")]
 
 
 def _heading(element, level: int, target: str) -> Heading:
@@ -164,6 +169,7 @@ def compose(site: Path, root: Path) -> tuple[str, str, list[Heading]]:
         if title is None:
             raise PdfError(f"{page}: a página não tem título (h1).")
         chapter = _heading(title, 1, prefix)
+        _open_collapsed(article)
         _move_solutions(soup, article, chapter)
         headings.append(chapter)
         for element in article.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
