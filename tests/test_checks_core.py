@@ -209,9 +209,15 @@ def test_call_lets_a_forbidden_call_through_instead_of_explaining_it_as_an_error
 
 
 def test_a_function_that_returns_nothing_hears_it_is_missing_a_return():
-    """Revisão S7.3: “esperava um número, mas recebeu NoneType” vira a causa provável."""
-    from residuais.checks.core import as_float, expect_tensor
+    """Revisão S7.3: “esperava um número, mas recebeu NoneType” vira a causa provável — no
+    call(), onde se sabe que foi a função inteira que não devolveu nada (um None dentro de uma
+    tupla devolvida continua sendo “recebeu NoneType”)."""
+    from residuais.checks.core import as_float, call
 
-    for check in (lambda: as_float(None, "caso 1"), lambda: expect_tensor(None, (2,), "caso 1")):
-        with pytest.raises(AssertionError, match=r"não devolveu nada \(falta `return`\?\)"):
-            check()
+    def no_return(x):
+        x + 1
+
+    with pytest.raises(AssertionError, match=r"não devolveu nada \(falta `return`\?\)"):
+        call(no_return, "caso 1", 1)
+    with pytest.raises(AssertionError, match="recebeu NoneType"):
+        as_float(None, "caso 1")

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from residuais.checks.core import call, expect_close, expect_tensor, fail, forbidden
+from residuais.checks.core import as_float, call, expect_close, expect_tensor, fail, forbidden
 from residuais.checks.variance import (
     HINT_ASYMPTOTIC,
     HINT_BINOMIAL,
@@ -36,8 +36,6 @@ from residuais.checks.variance import (
     RULES_VARIANCE_AFTER_BLOCKS,
     distribution,
     expect_untouched,
-    number,
-    returned,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +91,7 @@ def check_variance_after_blocks_hidden(fn: Callable[..., Any]) -> None:
             HINT_GROWTH_LINEAR: var0 * (1 + n_blocks * alpha**2),
             HINT_GROWTH_ALPHA: var0 * 2**n_blocks,
         }
-        expect_close(number(got, case), expected, case, tol=1e-9 * max(1.0, expected),
+        expect_close(as_float(got, case), expected, case, tol=1e-9 * max(1.0, expected),
                      hints=hints)
 
 
@@ -146,7 +144,7 @@ def check_scaled_residual_hidden(fn: Callable[..., Any]) -> None:
         case = f"h de forma {tuple(h.shape)}, {name}"
         given = h.clone()
         with torch.no_grad(), forbidden(fn, RULES_SCALED_RESIDUAL):
-            got = returned(call(fn, case, given, branch, alpha), case)
+            got = call(fn, case, given, branch, alpha)
         expect_untouched(given, h, case)
         expect_tensor(got, h.shape, case, f"a saída deve ter a forma de h, {tuple(h.shape)}",
                       type_first=True)
@@ -158,7 +156,7 @@ def check_scaled_residual_hidden(fn: Callable[..., Any]) -> None:
     h = h_stack
     with torch.no_grad(), forbidden(fn, RULES_SCALED_RESIDUAL):
         for branch in stack:
-            h = returned(call(fn, case, h, branch, 1.0), case)
+            h = call(fn, case, h, branch, 1.0)
     ratio = (h.var() / h_stack.var()).item()
     if not abs(ratio - 1) < 1e-3:  # a referência dá 1 até o arredondamento do float32
         fail(f"No caso “{case}” a variância foi multiplicada por {ratio:.4g} depois dos 10 "
@@ -212,7 +210,7 @@ def check_max_branch_scale_hidden(fn: Callable[..., Any]) -> None:
                              (10**6, 2.0)]:
         case = f"K = {n_blocks}, crescimento máximo G = {growth}"
         with forbidden(fn, RULES_MAX_BRANCH_SCALE):
-            got = number(call(fn, case, n_blocks, growth), case)
+            got = as_float(call(fn, case, n_blocks, growth), case)
         expected = reference_max_branch_scale(n_blocks, growth)
         root = growth ** (1 / n_blocks)
         hints = {
@@ -226,7 +224,7 @@ def check_max_branch_scale_hidden(fn: Callable[..., Any]) -> None:
 
     case = "α para K = 10, 100, 1000 e G = 4 (deve diminuir)"
     with forbidden(fn, RULES_MAX_BRANCH_SCALE):
-        scales = [number(call(fn, case, n, 4.0), case) for n in (10, 100, 1000)]
+        scales = [as_float(call(fn, case, n, 4.0), case) for n in (10, 100, 1000)]
     if not scales[0] > scales[1] > scales[2] > 0:
         fail(f"No caso “{case}” sua função devolveu {scales}; a escala máxima deve diminuir "
              f"com a profundidade.")

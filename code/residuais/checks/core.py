@@ -30,6 +30,9 @@ def fail(message: str) -> None:
     raise AssertionError(message)
 
 
+_NOTHING_RETURNED = "No caso “{case}” a função não devolveu nada (falta `return`?)."
+
+
 def call(fn: Callable[..., Any], case: str, *args: Any, **kwargs: Any) -> Any:
     """Chama a função do estudante; um erro dentro dela vira uma mensagem que nomeia o caso, e
     uma função sem ``return`` (que devolve ``None``) ouve isso, em vez de “recebeu NoneType”."""
@@ -46,13 +49,8 @@ def call(fn: Callable[..., Any], case: str, *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-_NOTHING_RETURNED = "No caso “{case}” a função não devolveu nada (falta `return`?)."
-
-
 def as_float(value: Any, case: str) -> float:
     """``value`` como número; falha, nomeando o caso, se não for um número (ou tensor de 1 item)."""
-    if value is None:
-        fail(_NOTHING_RETURNED.format(case=case))
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             fail(f"No caso “{case}” esperava um número, mas recebeu um tensor de forma "
@@ -85,8 +83,6 @@ def expect_tensor(
     is_tensor = isinstance(value, torch.Tensor)
     if is_tensor and tuple(value.shape) == tuple(shape):
         return
-    if value is None:
-        fail(_NOTHING_RETURNED.format(case=case))
     if type_first and not is_tensor:
         fail(f"No caso “{case}” esperava um torch.Tensor, recebeu {type(value).__name__}.")
     expected = expected or f"esperava um tensor de forma {tuple(shape)}"

@@ -48,18 +48,6 @@ def _relative(value: float) -> float:
     return 1e-9 * max(1.0, abs(value))
 
 
-def returned(got: Any, case: str) -> Any:
-    """``got``, ou uma falha clara quando a função não devolveu nada (devolveu ``None``)."""
-    if got is None:
-        fail(f"No caso “{case}” a função não devolveu nada (falta `return`?).")
-    return got
-
-
-def number(got: Any, case: str) -> float:
-    """O número que a função devolveu (com a mensagem do ``None`` antes da de tipo)."""
-    return as_float(returned(got, case), case)
-
-
 # --------------------------------------------------------------------------------------------
 # exercício 1: a variância prevista depois de K blocos
 # --------------------------------------------------------------------------------------------
@@ -86,7 +74,7 @@ def check_variance_after_blocks(fn: Callable[..., Any]) -> None:
         case = f"K = {n_blocks}, Var[h_0] = {var0}, α = {alpha}"
         with forbidden(fn, RULES_VARIANCE_AFTER_BLOCKS):
             got = call(fn, case, n_blocks, var0, alpha)
-        expect_close(number(got, case), expected, case, tol=_relative(expected), hints=hints)
+        expect_close(as_float(got, case), expected, case, tol=_relative(expected), hints=hints)
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,7 +150,7 @@ def check_scaled_residual(fn: Callable[..., Any]) -> None:
         case = f"h de forma (2, 3), ramo {kind}, α = {alpha}"
         given = h.clone()
         with torch.no_grad(), forbidden(fn, RULES_SCALED_RESIDUAL):
-            got = returned(call(fn, case, given, small_branch(kind), alpha), case)
+            got = call(fn, case, given, small_branch(kind), alpha)
         expect_untouched(given, h, case)
         expect_tensor(got, h.shape, case, f"a saída deve ter a forma de h, {tuple(h.shape)}",
                       type_first=True)
@@ -207,7 +195,6 @@ CHAPTER_RHOS: dict[str, tuple[float, ...]] = {
 
 def distribution(got: Any, n_blocks: int, case: str) -> torch.Tensor:
     """A resposta (lista, tupla ou tensor 1-D) como tensor ``float64`` de K + 1 elementos."""
-    got = returned(got, case)
     try:
         values = torch.as_tensor(got, dtype=torch.float64).flatten()
     except (TypeError, ValueError, RuntimeError):
@@ -278,4 +265,4 @@ def check_max_branch_scale(fn: Callable[..., Any]) -> None:
         case = f"K = {n_blocks}, crescimento máximo G = {growth}"
         with forbidden(fn, RULES_MAX_BRANCH_SCALE):
             got = call(fn, case, n_blocks, growth)
-        expect_close(number(got, case), expected, case, tol=2e-6, hints=hints)
+        expect_close(as_float(got, case), expected, case, tol=2e-6, hints=hints)
