@@ -24,6 +24,9 @@ PROSE_DIRECTIVES = {
     "exercise", "solution", "admonition", "note", "tip", "warning", "important", "hint",
     "caution", "attention", "seealso", "dropdown", "figure", "margin", "sidebar", "topic",
     "epigraph", "exercise-start", "solution-start", "glossary",
+    # as perguntas de autoavaliação (_ext/autoavaliacao.py): o argumento de {opcao} é o texto
+    # da opção; o de {erro-comum}, um número (descartado como palavra com algarismos)
+    "autoavaliacao", "opcao", "explicacao", "erro-comum", "dica",
 }
 # diretivas cujo argumento é um título (prosa); o de ``solution`` é o rótulo do exercício
 TITLED_DIRECTIVES = PROSE_DIRECTIVES - {"solution", "solution-start", "figure"}
