@@ -305,3 +305,136 @@ def test_every_chapter_has_colab_binder_and_repository_buttons(browser, site_url
     assert any(h.startswith(f"https://mybinder.org/v2/gh/{repo}/{branch}?") and path in h
                for h in hrefs), hrefs
     assert f"https://github.com/{repo}" in hrefs, hrefs
+
+
+# as figuras interativas de cada capítulo (issue 30; residuais.interactive)
+INTERACTIVE_FIGURES = {"02_conexoes_residuais": 1, "03_variancia": 1, "06_fluxo_residual": 1}
+
+
+def _retorno(section) -> str:
+    from selenium.webdriver.common.by import By
+
+    return section.find_element(By.CSS_SELECTOR, ".aa-retorno").text.strip()
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in chapter_notebooks()])
+def test_self_check_questions_work_by_keyboard_without_network(browser, site_url, chapter):
+    """Cada capítulo tem de 4 a 6 perguntas de autoavaliação. Só pelo teclado (espaço marca a
+    opção, Enter confere), cada opção dá o seu retorno — a certa diz “Certo”, as erradas “Ainda
+    não”, e cada uma traz a sua explicação — na região que o leitor de tela anuncia; nas
+    numéricas, a resposta com vírgula decimal é aceita, cada erro comum tem o seu retorno e texto
+    que não é número é recusado com uma mensagem."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    _set_width(browser, "390")
+    _open(browser, f"{site_url}book/{chapter}.html")
+    quizzes = browser.find_elements(By.CSS_SELECTOR, "section.autoavaliacao")
+    assert 4 <= len(quizzes) <= 6, f"{chapter}: {len(quizzes)} perguntas de autoavaliação"
+    kinds = set()
+    for quiz in quizzes:
+        title = quiz.find_element(By.CSS_SELECTOR, ".aa-titulo").text
+        box = quiz.find_element(By.CSS_SELECTOR, ".aa-retorno")
+        assert box.get_attribute("role") == "status" and box.get_attribute("aria-live") == "polite"
+        assert not quiz.find_element(By.CSS_SELECTOR, "details.aa-resposta").get_attribute("open")
+        kind = quiz.get_attribute("data-tipo")
+        kinds.add(kind)
+        if kind == "escolha":
+            options = quiz.find_elements(By.CSS_SELECTOR, ".aa-opcao input[type=radio]")
+            assert 2 <= len(options) <= 8
+            seen = set()
+            for option in options:
+                option.send_keys(Keys.SPACE)
+                option.send_keys(Keys.ENTER)
+                letter = option.get_attribute("value")
+                correct = quiz.find_element(
+                    By.CSS_SELECTOR, f'.aa-explicacao[data-opcao="{letter}"]'
+                ).get_attribute("data-correta") == "sim"
+                text = _retorno(quiz)
+                expected = "Certo" if correct else "Ainda não"
+                assert text.startswith(expected), f"{title} ({letter}): {text!r}"
+                explanation = text.split("\n", 1)[1:]  # o veredito e, abaixo, a explicação
+                assert explanation and len(explanation[0]) > 20, f"{title} ({letter}): sem porquê"
+                seen.add(text)
+            assert len(seen) == len(options), f"{title}: duas opções com o mesmo retorno"
+        else:
+            field = quiz.find_element(By.CSS_SELECTOR, "input.aa-valor")
+            answer = float(quiz.get_attribute("data-resposta"))
+
+            def submit(value: str, field=field, quiz=quiz) -> str:
+                field.clear()
+                field.send_keys(value, Keys.ENTER)
+                return _retorno(quiz)
+
+            assert submit(f"{answer:g}".replace(".", ",")).startswith("Certo"), title
+            assert submit("não sei").startswith("Escreva um número"), title
+            for mistake in quiz.find_elements(By.CSS_SELECTOR, '[data-papel="erro-comum"]'):
+                value = float(mistake.get_attribute("data-valor"))
+                assert "engano comum" in submit(f"{value:g}"), f"{title}: {value}"
+    assert kinds == {"escolha", "numero"}, f"{chapter}: faltam perguntas de um dos tipos: {kinds}"
+    assert not _console_errors(browser)
+    outside = _outside(_requested_urls(browser), site_url)
+    assert not outside, outside
+
+
+@pytest.mark.parametrize("chapter", sorted(INTERACTIVE_FIGURES))
+def test_interactive_figures_change_with_every_control(browser, site_url, chapter):
+    """Cada controle de cada figura interativa, acionado pelo teclado, troca o estado, o desenho
+    e a leitura do estado (a região aria-live); a imagem de reserva tem texto alternativo e some
+    quando o programa roda. Capturas em _build/screenshots/figura-<capítulo>-<n>-<largura>.png."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    for width in WIDTHS:
+        _set_width(browser, width)
+        _open(browser, f"{site_url}book/{chapter}.html")
+        figures = browser.find_elements(By.CSS_SELECTOR, "figure.figura-interativa")
+        assert len(figures) == INTERACTIVE_FIGURES[chapter]
+        for n, figure in enumerate(figures, start=1):
+            fallback = figure.find_element(By.CSS_SELECTOR, "img.fi-estatica")
+            assert len(fallback.get_attribute("alt")) > 40 and not fallback.is_displayed()
+            drawing = figure.find_element(By.CSS_SELECTOR, ".fi-desenho")
+            assert drawing.find_elements(By.TAG_NAME, "svg") and drawing.size["width"] <= int(width)
+            browser.execute_script("arguments[0].scrollIntoView()", figure)
+            figure.screenshot(str(SCREENSHOTS / f"figura-{chapter}-{n}-{width}.png"))
+            if width != "1280":
+                continue
+            inputs = figure.find_elements(By.CSS_SELECTOR, ".fi-controles input")
+            assert inputs
+            for control in inputs:
+                before = (figure.get_attribute("data-estado"), drawing.get_attribute("innerHTML"))
+                reading = figure.find_element(By.CSS_SELECTOR, ".fi-leitura").text
+                if control.get_attribute("type") == "radio" and control.is_selected():
+                    continue  # já marcada: o espaço não muda nada
+                control.send_keys(Keys.SPACE)
+                after = (figure.get_attribute("data-estado"), drawing.get_attribute("innerHTML"))
+                assert after[0] != before[0] and after[1] != before[1], (
+                    f"{chapter}, figura {n}: o controle {control.get_attribute('name')} = "
+                    f"{control.get_attribute('value')} não mudou a figura")
+                assert figure.find_element(By.CSS_SELECTOR, ".fi-leitura").text != reading
+    assert not _console_errors(browser)
+    assert not _outside(_requested_urls(browser), site_url)
+
+
+@pytest.mark.parametrize("chapter", sorted(INTERACTIVE_FIGURES))
+def test_without_javascript_figures_and_answers_are_still_there(browser, site_url, chapter):
+    """Sem JavaScript: a imagem de reserva aparece no lugar da figura interativa (cujos controles
+    ficam escondidos) e a resposta comentada de cada pergunta abre com um clique."""
+    from selenium.webdriver.common.by import By
+
+    _set_width(browser, "1280")
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.get(f"{site_url}book/{chapter}.html")
+        for figure in browser.find_elements(By.CSS_SELECTOR, "figure.figura-interativa"):
+            image = figure.find_element(By.CSS_SELECTOR, "img.fi-estatica")
+            assert image.is_displayed() and image.get_attribute("naturalWidth") != "0"
+            assert not figure.find_element(By.CSS_SELECTOR, ".fi-interativa").is_displayed()
+        quizzes = browser.find_elements(By.CSS_SELECTOR, "section.autoavaliacao")
+        assert quizzes
+        for quiz in quizzes:
+            details = quiz.find_element(By.CSS_SELECTOR, "details.aa-resposta")
+            details.find_element(By.TAG_NAME, "summary").click()
+            assert details.find_element(By.CSS_SELECTOR, ".aa-explicacao").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})

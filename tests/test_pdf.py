@@ -101,6 +101,27 @@ def test_solutions_move_to_the_end_of_each_chapter(composed):
         assert section.find_all(True, recursive=False)[-1] is closing
 
 
+def test_quiz_answers_move_to_the_end_of_each_chapter_text(composed):
+    """No papel, cada pergunta de autoavaliação fica sem a resposta embaixo; as respostas
+    comentadas, abertas e com o número da pergunta, fecham o texto do capítulo."""
+    document, _, _ = composed
+    soup = BeautifulSoup(document, "html.parser")
+    chapters = 0
+    for section in soup.select("section.pagina-pdf"):
+        quizzes = section.select("section.autoavaliacao")
+        closing = section.select_one("section.respostas-autoavaliacao-pdf")
+        if not quizzes:
+            assert closing is None
+            continue
+        chapters += 1
+        assert all(q.select_one(".aa-resposta") is None for q in quizzes)
+        titles = [q.select_one(".aa-titulo").get_text() for q in quizzes]
+        answers = [p.get_text() for p in closing.select(".aa-titulo-resposta")]
+        assert answers == titles and closing.select("details") == []
+        assert closing.find("h2").get_text().startswith("Respostas da autoavaliação")
+    assert chapters >= 6
+
+
 def test_pdf_metadata_page_labels_and_size(printed):
     out, pages, reader = printed
     info = reader.metadata

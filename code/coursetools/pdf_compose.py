@@ -106,6 +106,28 @@ def _move_solutions(soup, article, chapter: Heading) -> None:
     article.append(section)
 
 
+def _move_quiz_answers(soup, article, chapter: Heading) -> None:
+    """As respostas comentadas da autoavaliação (``_ext/autoavaliacao.py``) vão, abertas, para
+    uma seção no fim do capítulo: no papel, a pergunta fica sem a resposta logo abaixo."""
+    answers = article.select("section.autoavaliacao details.aa-resposta")
+    if not answers:
+        return
+    section = soup.new_tag("section", attrs={"class": "respostas-autoavaliacao-pdf",
+                                              "id": f"{chapter.target}--respostas-autoavaliacao"})
+    heading = soup.new_tag("h2")
+    heading.string = f"Respostas da autoavaliação do capítulo {chapter.number.rstrip('.')}".rstrip()
+    section.append(heading)
+    for details in answers:
+        summary = details.find("summary")
+        title = soup.new_tag("p", attrs={"class": "aa-titulo-resposta"})
+        title.string = _text(summary).split("—")[-1].strip()
+        summary.decompose()
+        details.name = "div"
+        details.insert(0, title)
+        section.append(details.extract())
+    article.append(section)
+
+
 def _open_collapsed(article) -> None:
     """O que o site recolhe (soluções, notas de implementação, dicas) sai aberto no papel."""
     for element in article.select(".dropdown, .toggle"):
@@ -170,6 +192,7 @@ def compose(site: Path, root: Path) -> tuple[str, str, list[Heading]]:
             raise PdfError(f"{page}: a página não tem título (h1).")
         chapter = _heading(title, 1, prefix)
         _open_collapsed(article)
+        _move_quiz_answers(soup, article, chapter)
         _move_solutions(soup, article, chapter)
         headings.append(chapter)
         for element in article.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
