@@ -383,3 +383,92 @@ def test_the_copy_detector_sees_through_renaming_and_nothing_else():
     assert found.coverage > 0.7 and found.largest >= renamed_code.DISTINCTIVE
     assert "forward" in found.shown
     assert renamed_code.copies(other, shown) == []
+
+
+# módulos do pacote que não calculam nada que um exercício pede (dados, figuras, glue): ficam
+# fora da varredura abaixo só para ela caber no tempo
+NOT_ANSWERS = ("residuais.checks", "residuais.interactive", "residuais.plotting",
+               "residuais.glue", "residuais.data")
+CALL_SECONDS = 5  # uma chamada que demora mais que isso (um treino inteiro) é interrompida
+
+
+def _public_checks() -> list[tuple[str, object]]:
+    """As verificações públicas que os capítulos chamam (``from residuais.checks.x import
+    check_y``), na ordem dos capítulos."""
+    import importlib
+
+    found = []
+    for notebook in chapter_notebooks():
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
+        for module, name in re.findall(r"from residuais\.checks\.(\w+) import (check_\w+)", code):
+            check = getattr(importlib.import_module(f"residuais.checks.{module}"), name)
+            found.append((f"{notebook.stem[:2]}:{name}", check))
+    return found
+
+
+def _installed_callables() -> dict[str, object]:
+    """Cada função e classe pública do pacote ``residuais`` que o estudante instala."""
+    import importlib
+    import pkgutil
+
+    import residuais
+
+    found = {}
+    for info in pkgutil.walk_packages(residuais.__path__, "residuais."):
+        if info.name.startswith(NOT_ANSWERS):
+            continue
+        module = importlib.import_module(info.name)
+        for name, value in vars(module).items():
+            if (not name.startswith("_") and callable(value)
+                    and getattr(value, "__module__", "") == info.name):
+                found[f"{info.name}.{name}"] = value
+    return found
+
+
+def _passes(check, candidate) -> bool:
+    """``True`` se ``check(candidate)`` termina sem reprovar (em até CALL_SECONDS)."""
+    import signal
+    import warnings
+
+    class _Slow(Exception):
+        pass
+
+    def _stop(*_):
+        raise _Slow
+
+    previous = signal.signal(signal.SIGALRM, _stop)
+    signal.setitimer(signal.ITIMER_REAL, CALL_SECONDS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check(candidate)
+        return True
+    except BaseException as exc:  # reprovou, quebrou ou demorou: não responde o exercício
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_no_installed_function_passes_a_public_check():
+    """Nenhuma função ou classe do pacote instalado, entregue como está no lugar da resposta,
+    passa na verificação pública de um exercício (a cópia que não precisa nem renomear)."""
+    checks, candidates = _public_checks(), _installed_callables()
+    assert len(checks) >= 20 and len(candidates) >= 60
+    leaks = [f"{where} ← {name}" for where, check in checks for name, candidate in
+             candidates.items() if _passes(check, candidate)]
+    assert leaks == [], "exercícios que uma função instalada responde:\n" + "\n".join(leaks)
+
+
+def test_the_scan_flags_an_answer_that_passes():
+    """Controle: a resposta certa do exercício 1 do capítulo 3 passa, e a varredura a acusaria."""
+    from residuais.checks.variance import check_variance_after_blocks
+
+    def answer(n_blocks, var0, alpha):
+        return var0 * (1 + alpha**2) ** n_blocks
+
+    assert _passes(check_variance_after_blocks, answer)
+    assert not _passes(check_variance_after_blocks, lambda n_blocks, var0, alpha: var0)
