@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.coursework import harness
+from coursetools.coursework import box, harness
 from coursetools.coursework.common import STUDENT_TEXT_LIMIT
 from coursetools.coursework.sandbox import MB
 
@@ -214,12 +214,12 @@ def test_rules_of_forbidden_functions_are_collected_for_review(graded):
 
 
 def test_student_error_text_is_cut_and_has_no_paths():
-    error = harness.student_error("ValueError", "em /home/ana/segredo/ocultos.py: " + "x" * 900)
+    error = box.student_error("ValueError", "em /home/ana/segredo/ocultos.py: " + "x" * 900)
     assert type(error) is ValueError
     assert "/home" not in str(error) and len(str(error)) <= STUDENT_TEXT_LIMIT
-    assert type(harness.student_error("Meu Erro", "a")).__name__ == "Exception"
-    assert type(harness.student_error("SystemExit", "a")).__name__ == "SystemExit"
-    assert not isinstance(harness.student_error("SystemExit", "a"), SystemExit)
+    assert type(box.student_error("Meu Erro", "a")).__name__ == "Exception"
+    assert type(box.student_error("SystemExit", "a")).__name__ == "SystemExit"
+    assert not isinstance(box.student_error("SystemExit", "a"), SystemExit)
 
 
 def test_without_isolation_the_box_still_does_not_see_the_hidden_tests(tmp_path, monkeypatch):
