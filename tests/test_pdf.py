@@ -122,6 +122,19 @@ def test_quiz_answers_move_to_the_end_of_each_chapter_text(composed):
     assert chapters >= 6
 
 
+def test_interactive_figures_print_their_static_image(composed):
+    """No papel, cada figura interativa sai como a sua imagem de reserva: a folha de estilo da
+    figura esconde os controles e o desenho na impressão e mostra o PNG."""
+    document, _, _ = composed
+    soup = BeautifulSoup(document, "html.parser")
+    figures = soup.select("figure.figura-interativa")
+    assert len(figures) >= 3
+    for figure in figures:
+        assert figure.select_one("img.fi-estatica")["src"].startswith("data:image/png;base64,")
+        style = figure.find("style").get_text()
+        assert re.search(r"@media print\{[^@]*\.fi-interativa\{display:none!important\}", style)
+
+
 def test_pdf_metadata_page_labels_and_size(printed):
     out, pages, reader = printed
     info = reader.metadata

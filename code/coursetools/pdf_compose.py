@@ -91,32 +91,33 @@ def _page_body(soup, page: str, prefix: str, pages: dict[str, str]):
     return article
 
 
+def _closing_section(soup, article, chapter: Heading, elements: list, name: str,
+                     title: str) -> None:
+    """Tira ``elements`` do texto do capítulo e os põe, na ordem, numa seção de título
+    ``title … do capítulo N`` no fim dele (``name`` dá a classe e o ``id``)."""
+    if not elements:
+        return
+    section = soup.new_tag("section", attrs={"class": f"{name}-pdf",
+                                              "id": f"{chapter.target}--{name}"})
+    heading = soup.new_tag("h2")
+    heading.string = f"{title} do capítulo {chapter.number.rstrip('.')}".rstrip()
+    section.append(heading)
+    for element in elements:
+        section.append(element.extract())
+    article.append(section)
+
+
 def _move_solutions(soup, article, chapter: Heading) -> None:
     """As soluções recolhidas do capítulo vão para uma seção no fim dele, abertas."""
-    solutions = article.select(".solution")
-    if not solutions:
-        return
-    section = soup.new_tag("section", attrs={"class": "solucoes-pdf",
-                                              "id": f"{chapter.target}--solucoes"})
-    heading = soup.new_tag("h2")
-    heading.string = f"Soluções dos exercícios do capítulo {chapter.number.rstrip('.')}".rstrip()
-    section.append(heading)
-    for solution in solutions:
-        section.append(solution.extract())
-    article.append(section)
+    _closing_section(soup, article, chapter, article.select(".solution"), "solucoes",
+                     "Soluções dos exercícios")
 
 
 def _move_quiz_answers(soup, article, chapter: Heading) -> None:
     """As respostas comentadas da autoavaliação (``_ext/autoavaliacao.py``) vão, abertas, para
-    uma seção no fim do capítulo: no papel, a pergunta fica sem a resposta logo abaixo."""
+    uma seção no fim do texto do capítulo: no papel, a pergunta fica sem a resposta logo abaixo.
+    Cada uma leva o número da pergunta (“Autoavaliação 3.2”) no lugar do botão de abrir."""
     answers = article.select("section.autoavaliacao details.aa-resposta")
-    if not answers:
-        return
-    section = soup.new_tag("section", attrs={"class": "respostas-autoavaliacao-pdf",
-                                              "id": f"{chapter.target}--respostas-autoavaliacao"})
-    heading = soup.new_tag("h2")
-    heading.string = f"Respostas da autoavaliação do capítulo {chapter.number.rstrip('.')}".rstrip()
-    section.append(heading)
     for details in answers:
         summary = details.find("summary")
         title = soup.new_tag("p", attrs={"class": "aa-titulo-resposta"})
@@ -124,8 +125,8 @@ def _move_quiz_answers(soup, article, chapter: Heading) -> None:
         summary.decompose()
         details.name = "div"
         details.insert(0, title)
-        section.append(details.extract())
-    article.append(section)
+    _closing_section(soup, article, chapter, answers, "respostas-autoavaliacao",
+                     "Respostas da autoavaliação")
 
 
 def _open_collapsed(article) -> None:
