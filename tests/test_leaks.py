@@ -472,3 +472,16 @@ def test_the_scan_flags_an_answer_that_passes():
 
     assert _passes(check_variance_after_blocks, answer)
     assert not _passes(check_variance_after_blocks, lambda n_blocks, var0, alpha: var0)
+
+
+def test_student_repository_shows_self_checks_as_markdown_with_the_key_collapsed(student_repo):
+    """No Jupyter e no Colab, nenhuma pergunta de autoavaliação aparece como diretiva crua (com
+    a marca ``:correta:`` à vista): cada uma é markdown comum com a resposta num ``<details>``."""
+    dest, _ = student_repo
+    questions = 0
+    for notebook in sorted((dest / "book").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            text = _source(cell)
+            assert "{autoavaliacao}" not in text and ":correta:" not in text, notebook.name
+            questions += text.count("<details><summary>Resposta comentada</summary>")
+    assert questions >= 24

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from coursetools import book
+from coursetools import book, quiz_notebook
 from coursetools.cli import PortugueseParser
 from coursetools.editions import assemble_student_sources, ensure_release
 
@@ -86,7 +86,9 @@ def generate(root: Path, dest: Path, release_dir: Path | None = None,
         for path in sorted(sources.rglob("*")):
             relative = path.relative_to(sources).as_posix()
             if path.is_file() and not relative.startswith("_build/") and _kept(relative):
-                files[relative] = path.read_bytes()
+                # no Jupyter, as perguntas de autoavaliação em markdown comum, com a resposta
+                # recolhida (no site, a diretiva vira formulário)
+                files[relative] = quiz_notebook.rewrite_notebook(path.read_bytes(), path.name)
     for path in sorted((root / PACKAGE).rglob("*")):
         relative = path.relative_to(root).as_posix()
         if path.is_file() and _kept(relative):
