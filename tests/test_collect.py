@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursetools.coursework import classreport, collect, common, gradebook
+from coursetools.coursework import classreport, collect, common, gradebook, zipsafe
 from coursetools.coursework.common import GRADED, REFUSED, Result
 from coursetools.coursework.manifest import Chapter, Question
 
@@ -284,7 +284,7 @@ def test_a_stream_longer_than_declared_is_stopped_while_extracting(tmp_path, mon
     _good_is_collected(found)
     problem = found["sem_fim.ipynb"].problem
     assert "passou do tamanho que o .zip declara" in problem and "interrompida" in problem
-    assert _Endless.served <= 1000 + 2 * collect.CHUNK
+    assert _Endless.served <= 1000 + 2 * zipsafe.CHUNK
     assert not found["sem_fim.ipynb"].path.exists()
 
 

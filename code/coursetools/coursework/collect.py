@@ -36,44 +36,34 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import stat
 import unicodedata
 import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from coursetools.coursework.common import CourseworkError
+from coursetools.coursework.zipsafe import (
+    LINK,
+    MAX_MEMBER_BYTES,
+    MAX_ZIP_BYTES,
+    Refused,
+    extract,
+    too_big,
+    unsafe_path,
+)
 
+MAX_ZIP_FILES = 20000  # cem arquivos por estudante numa turma de 200
 # “Nome Completo_123456_assignsubmission_file_” (pasta) ou “..._file_arquivo.ipynb” (arquivo)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_[a-z]+_"
                     r"(?P<rest>.*)$")
-MB = 1024**2
-# Um notebook do curso com todas as saídas (gráficos em PNG, tabelas) tem de 1 a 3 MB; 16 MB é
-# folga de cinco vezes. Um arquivo maior não é uma entrega plausível, e a correção lê cada
-# entrega inteira na memória (o nbformat ainda multiplica isso ao validá-la).
-MAX_MEMBER_BYTES = 16 * MB
-# O .zip de uma tarefa: uma turma de 200 estudantes com notebooks de 5 MB dá 1 GB; 2 GB é o
-# dobro disso e cabe com folga no disco de qualquer máquina de correção.
-MAX_ZIP_BYTES = 2 * 1024 * MB
-MAX_ZIP_FILES = 20000  # cem arquivos por estudante numa turma de 200
-CHUNK = MB  # a extração lê e grava em blocos deste tamanho: a memória não depende do arquivo
 # O nome de um arquivo no Linux (ext4, XFS, Btrfs) tem no máximo 255 bytes.
 NAME_BYTES = 255
 # Cada parte da chave fica com no máximo 160 bytes (80 letras acentuadas): ainda se reconhece o
 # nome numa célula da planilha, e a devolutiva (chave + “.txt”) cabe num nome de arquivo.
 KEY_PART_BYTES = 160
-# Os métodos de compressão extraídos: o “deflate” (o do Moodle e de quase todo programa) e
-# nenhum. No bzip2 e no LZMA, o zipfile descomprime cada bloco lido inteiro na memória, sem
-# limite, e uma bomba passaria por aí.
-COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")  # invertem o texto exibido
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
-NOT_EXTRACTED = "não foi extraído nem corrigido"
-LINK = ("É uma ligação simbólica (aponta para outro arquivo do computador), não um arquivo "
-        "entregue: {}.")
 
 
 @dataclass(frozen=True)
@@ -173,19 +163,6 @@ def _refused(key: str, problem: str, origin: str, where: Path) -> Submission:
     return dataclasses.replace(_entry(key, nowhere, origin=origin), problem=problem)
 
 
-def _size(n: int) -> str:
-    """Um tamanho em MB ou GB, com vírgula decimal: “16 MB”, “1,5 GB”."""
-    value, unit = (n / 1024**3, "GB") if n >= 1024**3 else (n / MB, "MB")
-    return f"{value:.1f}".removesuffix(".0").replace(".", ",") + f" {unit}"
-
-
-def _too_big(size: int) -> str:
-    return (f"O arquivo tem {_size(size)}, mais que o limite de {_size(MAX_MEMBER_BYTES)} por "
-            f"entrega (um notebook com as saídas tem poucos MB): {NOT_EXTRACTED}. Se for mesmo "
-            "a entrega, peça ao estudante que apague as saídas (Edit → Clear Outputs of All "
-            "Cells) e a envie de novo.")
-
-
 # --------------------------------------------------------------------------------------------
 # uma pasta
 # --------------------------------------------------------------------------------------------
@@ -217,17 +194,13 @@ def _read(path: Path, parts: list[str], where: Path) -> Submission:
     with path.open("rb") as f:
         data = f.read(MAX_MEMBER_BYTES + 1)
     if len(data) > MAX_MEMBER_BYTES:
-        return _refused(key, _too_big(path.stat().st_size), origin, where)
+        return _refused(key, too_big(path.stat().st_size), origin, where)
     return _entry(key, path, digest(data), origin=origin)
 
 
 # --------------------------------------------------------------------------------------------
 # o .zip
 # --------------------------------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """Um arquivo do .zip que não é extraído; a mensagem vai para a linha dele."""
 
 
 def extract_zip(archive: Path, destination: Path) -> list[Submission]:
@@ -264,7 +237,7 @@ def _member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, stem: Path, folders: s
     entrega); ``stem`` é o nome curto no disco, sem a extensão."""
     name = member.filename
     parts = PurePosixPath(name).parts
-    problem = _unsafe_path(member)
+    problem = unsafe_path(member)
     if problem:  # a chave mostra o caminho como veio, com o “..” ou a “/” do começo
         return _refused(_key(name.split("/")), problem, name, stem.parent)
     entry = parts[:2] if len(parts) > 1 and MOODLE.match(parts[0]) else parts[:1]
@@ -279,62 +252,11 @@ def _member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, stem: Path, folders: s
         return _entry(key, stem, origin=name)
     path = stem.with_name(stem.name + _extension(parts[-1])[1])
     try:
-        sha = _extract(zf, member, path, MAX_ZIP_BYTES - total)
-    except _Refused as refused:
+        sha = extract(zf, member, path, MAX_ZIP_BYTES - total)
+    except Refused as refused:
         path.unlink(missing_ok=True)
         return _refused(_key(parts), str(refused), name, stem.parent)
     return _entry(_key(parts), path, sha, origin=name)
-
-
-def _unsafe_path(member: zipfile.ZipInfo) -> str:
-    """Por que o caminho do arquivo é inseguro (``""`` se não é)."""
-    path = PurePosixPath(member.filename)
-    if stat.S_ISLNK(member.external_attr >> 16):
-        return LINK.format("não foi criada no disco nem corrigida")
-    if path.is_absolute():
-        return (f"O caminho do arquivo no .zip é absoluto (começa com “/”), o que um .zip de "
-                f"entregas nunca tem: {NOT_EXTRACTED}.")
-    if not path.parts:
-        return f"O arquivo não tem nome no .zip: {NOT_EXTRACTED}."
-    if ".." in path.parts:
-        return (f"O caminho do arquivo no .zip tem “..” e o levaria para fora da pasta das "
-                f"entregas: {NOT_EXTRACTED}.")
-    return ""
-
-
-def _extract(zf: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, room: int) -> str:
-    """Extrai um arquivo em ``path``, em blocos, e devolve o seu resumo SHA-256. Confere o
-    tamanho declarado antes de abrir, e o que sai de fato a cada bloco: nunca grava mais que o
-    declarado nem que ``MAX_MEMBER_BYTES``, diga o cabeçalho o que disser."""
-    if member.flag_bits & 0x1:
-        raise _Refused(f"O arquivo está protegido por senha no .zip: {NOT_EXTRACTED}.")
-    if member.compress_type not in COMPRESSIONS:
-        raise _Refused(f"O arquivo está comprimido no .zip por um método (número "
-                       f"{member.compress_type}) que a correção não extrai; só o “deflate”, o "
-                       f"do Moodle, ou sem compressão: {NOT_EXTRACTED}.")
-    if member.file_size > MAX_MEMBER_BYTES:
-        raise _Refused(_too_big(member.file_size))
-    if member.file_size > room:
-        raise _Refused(f"Com este arquivo, o que foi extraído do .zip passaria de "
-                       f"{_size(MAX_ZIP_BYTES)}, o limite de uma correção: {NOT_EXTRACTED}. "
-                       "Divida as entregas em mais de um .zip.")
-    sha, written, limit = hashlib.sha256(), 0, min(member.file_size, MAX_MEMBER_BYTES)
-    try:
-        with zf.open(member) as stream, path.open("xb") as out:
-            while chunk := stream.read(CHUNK):
-                written += len(chunk)
-                if written > limit:  # o bloco que passaria do limite nem é gravado
-                    raise _Refused(
-                        f"Ao ser extraído, o arquivo passou do tamanho que o .zip declara "
-                        f"({member.file_size} bytes; o limite é {_size(MAX_MEMBER_BYTES)}): a "
-                        f"extração foi interrompida, e ele não foi corrigido.")
-                sha.update(chunk)
-                out.write(chunk)
-    except ZIP_ERRORS as exc:
-        raise _Refused(f"O arquivo está corrompido no .zip (o conteúdo não confere com o "
-                       f"tamanho ou o resumo CRC declarados): {NOT_EXTRACTED}. Baixe o .zip de "
-                       "novo do Moodle.") from exc
-    return sha.hexdigest()
 
 
 def _unique(found: list[Submission]) -> list[Submission]:

@@ -28,16 +28,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coursetools.coursework import graders, notebooks, report, review
+from coursetools.coursework import feedback, graders, lifecycle, notebooks, report, review
 from coursetools.coursework.classreport import write_class_outputs
 from coursetools.coursework.collect import Submission, collect, digest
 from coursetools.coursework.common import (
@@ -48,12 +47,10 @@ from coursetools.coursework.common import (
     REFUSED,
     STUCK_CELLS,
     TAMPERED,
-    TIMED_OUT,
     UNKNOWN_CHAPTER,
     WORK_DIR,
     CourseworkError,
     Result,
-    student_text,
 )
 from coursetools.coursework.gradebook import Gradebook
 from coursetools.coursework.sandbox import MB, Sandbox
@@ -107,7 +104,7 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
     for box in leased:
         boxes.put(box)
     workdir = out / WORK_DIR
-    with _workdir(workdir), _released(leased):
+    with lifecycle.workdir(workdir), lifecycle.released(leased):
         release = graders.load(release_dir, workdir)
         book = Gradebook(out, release.chapters)
         submissions, _ = collect(source, workdir / "entregas")
@@ -128,70 +125,12 @@ def grade(source: Path, release_dir: Path, out: Path | None = None,
                 log(f"  {result.submission}: {report.score_text(result)} — {result.status} "
                     f"({result.seconds:.1f} s)")
         except BaseException:
-            _stop(pool, futures, context.stop)
+            lifecycle.stop(pool, futures, context.stop)
             raise
         pool.shutdown()
         book.refresh_feedback()
         write_class_outputs(book.rows(), release.chapters, out, options.language)
     return [book.results[s.key] for s in submissions]
-
-
-@contextlib.contextmanager
-def _released(boxes: list[Sandbox]) -> Iterator[None]:
-    """Solta, no fim, os usuários reservados para as caixas."""
-    try:
-        yield
-    finally:
-        for box in boxes:
-            box.release()
-
-
-@contextlib.contextmanager
-def _workdir(path: Path) -> Iterator[None]:
-    """A pasta de trabalho, apagada antes e depois; SIGTERM também passa pelo ``finally``."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    previous = signal.getsignal(signal.SIGTERM)
-    with contextlib.suppress(ValueError):  # fora da thread principal não há o que trocar
-        signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-        with contextlib.suppress(ValueError, TypeError):
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate(signum: int, frame: Any) -> None:
-    raise SystemExit("correção interrompida (SIGTERM)")
-
-
-def _stop(pool: ThreadPoolExecutor, futures: list[Future], stop: threading.Event) -> None:
-    """Para a correção sem esperar a fila: cancela as entregas que não começaram, encerra as
-    caixas em andamento (nenhuma caixa nova é aberta) e espera só as threads terminarem."""
-    stop.set()
-    pool.shutdown(wait=False, cancel_futures=True)
-    while not all(f.done() for f in futures):
-        _kill_boxes()
-        wait(futures, timeout=0.2)
-
-
-def _kill_boxes() -> None:
-    """Encerra as caixas em andamento: os processos filhos desta correção que abriram uma
-    sessão própria (o avaliador de cada entrega), com todo o seu grupo; a caixa que o avaliador
-    abriu morre com ele (``--die-with-parent``)."""
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, parent, session = int(entry.name), int(fields[1]), int(fields[3])
-        if parent == me and session == pid:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)
 
 
 def _tools(workdir: Path) -> Path:
@@ -249,41 +188,29 @@ def _grade_file(submission: Submission, context: _Context, box: Sandbox,
     chapter = grader.chapter
     result = Result(submission.key, GRADED, "", chapter=chapter.name, possible=chapter.points,
                     scores={q.name: 0.0 for q in chapter.questions})
-    result.warnings += _recognition_warnings(submission, how)
+    result.warnings += feedback.recognition_warnings(submission, how)
     result.warnings += structure_warnings(notebook, chapter)
     result.fingerprints = review.fingerprints(notebook, chapter, grader.distributed)
     copy, notes = notebooks.prepare_copy(notebook, chapter.name)
     result.warnings += notes
     outcome = _evaluate(copy, grader, context, box, scratch)
     result.log += outcome.get("log", "")
-    _skipped_warnings(notebook, outcome, result, context.options.cell_timeout)
+    feedback.skipped_warnings(notebook, outcome, result, context.options.cell_timeout)
     failure = outcome.get("failure")
     if failure is not None:
-        _mark_failure(result, failure, context.options)
+        feedback.mark_failure(result, failure, context.options)
         return result
-    _cell_warnings(notebook, outcome, result)
+    feedback.cell_warnings(notebook, outcome, result)
     for q in chapter.questions:
-        result.details.append(_question_lines(q, outcome["questions"].get(q.name, []),
+        result.details.append(feedback.question_lines(q, outcome["questions"].get(q.name, []),
                                               grader.tests.get(q.name, []), result))
     for question, targets in review.flags(notebook, chapter, outcome.get("rules", {})).items():
         names = ", ".join(f"`{t}`" for t in targets)
         result.review.append(f"{question}: a resposta menciona {names}, que o exercício pede "
                              f"para não usar; a nota calculada ({result.scores[question]:g}) "
                              "foi mantida — confira.")
-    result.message = _summary(result, chapter)
+    result.message = feedback.summary(result, chapter)
     return result
-
-
-def _recognition_warnings(submission: Submission, how: str) -> list[str]:
-    warnings = []
-    suffix = Path(submission.name).suffix
-    if suffix.lower() != ".ipynb":
-        warnings.append(f"O arquivo tem extensão {suffix or '(nenhuma)'}, mas é um notebook; "
-                        "foi corrigido como tal.")
-    if how == "nome do arquivo":
-        warnings.append("O notebook não tem os metadados nem a célula do otter; o capítulo foi "
-                        "reconhecido pelo nome do arquivo.")
-    return warnings
 
 
 def _evaluate(copy: dict[str, Any], grader: graders.ChapterGrader, context: _Context,
@@ -340,93 +267,3 @@ def _ignored(cell: dict[str, Any]) -> bool:
     otter = metadata.get("otter", {})
     return IGNORE_TAG in metadata.get("tags", []) or (isinstance(otter, dict)
                                                       and bool(otter.get("ignore", False)))
-
-
-def _skipped_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Result,
-                      limit: float) -> None:
-    """As células que não pararam nem interrompidas, puladas numa caixa nova."""
-    cells = notebook["cells"]
-    for index in outcome.get("skipped_cells", [])[:10]:
-        if isinstance(index, int) and 0 < index <= len(cells):
-            name = notebooks.cell_name(index, notebooks.source(cells[index - 1]))
-            result.warnings.append(f"{name} não parou nem depois de interrompida (passou de "
-                                   f"{limit:g} s) e foi pulada na correção; o "
-                                   "resto do notebook rodou sem ela.")
-
-
-def _cell_warnings(notebook: dict[str, Any], outcome: dict[str, Any], result: Result) -> None:
-    """Os erros das células da entrega, executada na caixa, como avisos."""
-    if outcome.get("fatal"):
-        result.warnings.append("O Python do notebook morreu durante a execução (a entrega "
-                               "encerra o processo?); os exercícios foram corrigidos com o que "
-                               "estava definido até ali.")
-    cells = notebook["cells"]
-    for entry in outcome.get("cell_errors", [])[:50]:
-        index = entry.get("cell") if isinstance(entry, dict) else None
-        if not isinstance(index, int):
-            continue
-        code = notebooks.source(cells[index - 1]) if 0 < index <= len(cells) else ""
-        text = student_text(str(entry.get("value", "")))
-        result.warnings.append(f"{notebooks.cell_name(index, code)} levantou "
-                               f"{str(entry.get('name', ''))[:60]}: {text}".rstrip(": "))
-
-
-def _question_lines(q: Any, outcomes: list[Any], cases: list[graders.Case],
-                    result: Result) -> str:
-    """Pontua um exercício e devolve as linhas da devolutiva. Dos casos ocultos, só se diz se
-    passaram: nem as entradas, nem os valores esperados, nem a mensagem."""
-    passed = [isinstance(o, dict) and o.get("passed") is True for o in outcomes]
-    passed += [False] * (len(cases) - len(passed))
-    score = sum(c.points for c, ok in zip(cases, passed, strict=False) if ok)
-    result.scores[q.name] = float(score)
-    verdict = "✓" if score >= q.points else "✗"
-    lines = [f"{verdict} {q.name}: {score:g} de {q.points:g} pontos"]
-    for number, (case, ok) in enumerate(zip(cases, passed, strict=False), start=1):
-        output = outcomes[number - 1].get("output", "") if number <= len(outcomes) and \
-            isinstance(outcomes[number - 1], dict) else ""
-        kind = "oculto" if case.hidden else "público"
-        if ok:
-            lines.append(f"    teste {number} ({kind}): passou")
-        elif case.hidden:
-            lines.append(f"    teste {number} ({kind}): não passou")
-            result.failures.setdefault(q.name, "não passou num teste oculto")
-        else:
-            reason = report.failure_reason(str(output))
-            result.failures.setdefault(q.name, reason.splitlines()[0][:200])
-            lines.append(f"    teste {number} ({kind}): não passou — "
-                         + textwrap.indent(reason, "      ").lstrip())
-    return "\n".join(lines)
-
-
-def _mark_failure(result: Result, reason: str, options: Options) -> None:
-    """A entrega que o avaliador não corrigiu: passou do tempo, a máquina não tinha recurso
-    para abrir a caixa (a próxima correção tenta de novo) ou o avaliador falhou."""
-    result.scores = dict.fromkeys(result.scores, 0.0)
-    result.details = []
-    if reason == "tempo":
-        result.status = TIMED_OUT
-        result.message = (f"A execução do notebook passou de {options.timeout:g} s e foi "
-                          "interrompida (laço infinito?); nenhum exercício pôde ser corrigido.")
-    elif reason == "recurso":
-        result.status = GRADER_ERROR
-        result.message = ("A máquina não tinha recurso para abrir a caixa desta entrega (outra "
-                          "correção ao mesmo tempo?); ela será corrigida de novo na próxima "
-                          "execução da correção. Não é um problema da entrega.")
-    else:
-        result.status = GRADER_ERROR
-        result.message = ("O corretor falhou nesta entrega; nenhum exercício pôde ser "
-                          "corrigido. O professor tem o registro técnico.")
-
-
-def _summary(result: Result, chapter: Any) -> str:
-    """A mensagem da planilha para uma entrega corrigida."""
-    failed = [q.name for q in chapter.questions if result.scores[q.name] < q.points]
-    summary = (f"{len(chapter.questions) - len(failed)} de {len(chapter.questions)} exercícios "
-               "completos")
-    if failed:
-        summary += f"; incompletos: {', '.join(failed)}"
-    if result.review:
-        summary += "; em revisão pelo professor"
-    if result.warnings:
-        summary += f"; {len(result.warnings)} aviso(s), veja a devolutiva"
-    return summary + "."
