@@ -94,13 +94,15 @@ def _page_body(soup, page: str, prefix: str, pages: dict[str, str]):
 def _closing_section(soup, article, chapter: Heading, elements: list, name: str,
                      title: str) -> None:
     """Tira ``elements`` do texto do capítulo e os põe, na ordem, numa seção de título
-    ``title … do capítulo N`` no fim dele (``name`` dá a classe e o ``id``)."""
+    ``title do capítulo N`` no fim dele (numa página sem número, ``title: título da página``;
+    ``name`` dá a classe e o ``id``)."""
     if not elements:
         return
     section = soup.new_tag("section", attrs={"class": f"{name}-pdf",
                                               "id": f"{chapter.target}--{name}"})
     heading = soup.new_tag("h2")
-    heading.string = f"{title} do capítulo {chapter.number.rstrip('.')}".rstrip()
+    number = chapter.number.rstrip(".")
+    heading.string = f"{title} do capítulo {number}" if number else f"{title}: {chapter.text}"
     section.append(heading)
     for element in elements:
         section.append(element.extract())
