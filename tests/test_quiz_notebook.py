@@ -16,7 +16,7 @@ def _notebook(*sources: str) -> bytes:
 
 
 def test_choice_and_number_questions_become_plain_markdown_with_a_collapsed_key():
-    data = quiz_notebook.rewrite_notebook(_notebook("# Título\n\nTexto.", CHOICE, NUMBER),
+    data = quiz_notebook.rewrite_file(_notebook("# Título\n\nTexto.", CHOICE, NUMBER),
                                           "03_variancia.ipynb")
     first, second, third = (c["source"].strip() for c in json.loads(data)["cells"])
     assert first == "# Título\n\nTexto."
@@ -35,4 +35,13 @@ def test_choice_and_number_questions_become_plain_markdown_with_a_collapsed_key(
 
 def test_a_notebook_without_questions_is_returned_byte_for_byte():
     data = _notebook("Só texto, sem perguntas.")
-    assert quiz_notebook.rewrite_notebook(data, "01_x.ipynb") is data
+    assert quiz_notebook.rewrite_file(data, "01_x.ipynb") is data
+
+
+def test_a_markdown_page_is_rewritten_as_text_and_other_files_are_left_alone():
+    page = f"# Síntese\n\nTexto.\n{CHOICE}".encode()
+    text = quiz_notebook.rewrite_file(page, "por_que_funcionam.md").decode()
+    assert text.startswith("# Síntese\n\nTexto.\n") and "**Autoavaliação 1.**" in text
+    assert "{autoavaliacao}" not in text and "<details>" in text
+    script = b"# {autoavaliacao} num comentario\n"
+    assert quiz_notebook.rewrite_file(script, "gerar.py") is script

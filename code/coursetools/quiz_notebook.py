@@ -76,9 +76,14 @@ def rewrite_markdown(source: str, chapter: int | None, start: int = 1) -> tuple[
     return _QUIZ.sub(replace, source), counter
 
 
-def rewrite_notebook(data: bytes, name: str) -> bytes:
-    """O notebook (JSON) com as perguntas reescritas; sem perguntas, os mesmos bytes."""
+def rewrite_file(data: bytes, name: str) -> bytes:
+    """Um arquivo do repositório com as perguntas reescritas: um notebook (JSON) ou uma página
+    ``.md``; os demais arquivos, e os que não têm perguntas, voltam com os mesmos bytes."""
     if b"{autoavaliacao}" not in data:
+        return data
+    if name.endswith(".md"):
+        return rewrite_markdown(data.decode("utf-8"), None)[0].encode("utf-8")
+    if not name.endswith(".ipynb"):
         return data
     notebook = json.loads(data)
     prefix = re.match(r"(\d+)_", name)

@@ -88,7 +88,7 @@ def generate(root: Path, dest: Path, release_dir: Path | None = None,
             if path.is_file() and not relative.startswith("_build/") and _kept(relative):
                 # no Jupyter, as perguntas de autoavaliação em markdown comum, com a resposta
                 # recolhida (no site, a diretiva vira formulário)
-                files[relative] = quiz_notebook.rewrite_notebook(path.read_bytes(), path.name)
+                files[relative] = quiz_notebook.rewrite_file(path.read_bytes(), path.name)
     for path in sorted((root / PACKAGE).rglob("*")):
         relative = path.relative_to(root).as_posix()
         if path.is_file() and _kept(relative):
