@@ -72,6 +72,18 @@ def test_the_html_has_the_class_the_fallback_image_and_no_early_script_end():
     assert html.count("</script>") == 2  # só os fins dos dois scripts
     assert 'value="1" data-controle="0" checked' in html  # a escala 1 começa marcada
     assert figure._repr_mimebundle_()["text/plain"].startswith("Figura interativa: Título")
+    assert 'role="img" aria-label="Texto alternativo"' in html  # sem description, o alt
+
+
+def test_the_drawing_can_have_its_own_description_for_screen_readers():
+    figure = InteractiveFigure(
+        title="t", alt="Resumo: o maior peso de cada consulta", caption="c",
+        description="Mapa de calor dos pesos de atenção do bloco e da cabeça escolhidos",
+        controls=[Toggle("residual", "R")], view=lambda residual: _lines(1.0, residual),
+        initial=dict(residual=True), static=_static())
+    html = figure._repr_html_()
+    assert 'alt="Resumo: o maior peso de cada consulta"' in html
+    assert 'role="img" aria-label="Mapa de calor dos pesos de atenção' in html
 
 
 def test_small_values_keep_their_significant_digits():

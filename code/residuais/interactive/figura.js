@@ -144,7 +144,7 @@
     box.appendChild(document.createTextNode(" " + fmt(v.vmax)));
     return v.row_labels.map(function (lab, i) {
       var row = v.values[i], j = row.indexOf(Math.max.apply(null, row));
-      return lab + " → " + v.col_labels[j] + " (" + fmt(row[j]) + ")";
+      return lab + " → " + v.col_labels[j] + " (" + fmt(row[j], 2) + ")";
     }).join("; ").replace(/^/, "Maior " + v.value_label + " de cada linha: ") + ".";
   }
 
@@ -159,7 +159,7 @@
                   fill: v.colors[i], "fill-opacity": 0.85}, svg);
       var top = Math.max.apply(null, [y].concat(v.points ? v.points[i] : []));
       el("text", {x: f.sx(i), y: f.sy(Math.min(top, v.y_range[1])) - 8, "text-anchor": "middle",
-                  class: "fi-valor"}, svg, fmt(val));
+                  class: "fi-valor"}, svg, fmt(val, 2));
       if (v.points) v.points[i].forEach(function (p, s) {
         el("circle", {cx: f.sx(i) + (s - (v.points[i].length - 1) / 2) * 9, cy: f.sy(p), r: 3.5,
                       fill: "#fff", stroke: "#222", "stroke-width": 1.3}, svg);
@@ -171,7 +171,7 @@
       el("text", {x: f.m.l + f.pw - 4, y: f.sy(v.reference) - 5, "text-anchor": "end", class: "fi-tique"}, svg, v.reference_label);
     }
     box.textContent = v.points ? "Barras: média; pontos: cada semente." : "";
-    return v.labels.map(function (lab, i) { return lab + ": " + fmt(v.values[i]); }).join("; ") + ".";
+    return v.labels.map(function (lab, i) { return lab + ": " + fmt(v.values[i], 2); }).join("; ") + ".";
   }
 
   var DRAW = {lines: drawLines, heatmap: drawHeat, bars: drawBars};

@@ -41,11 +41,14 @@ class InteractiveFigure:
     ``view`` é chamada uma vez para cada combinação dos valores dos ``controls`` (com os nomes
     dos controles como argumentos) e devolve um :class:`LinePlot`, :class:`HeatMap` ou
     :class:`BarPlot`. ``static`` (uma figura do matplotlib) é a imagem de reserva, para o PDF e
-    para quem lê sem JavaScript; ``alt`` a descreve. A última expressão da célula mostra a figura.
+    para quem lê sem JavaScript; ``alt`` a descreve. ``description`` descreve o desenho
+    interativo para o leitor de tela (o padrão é ``alt``; dê um texto próprio quando a reserva
+    for um resumo diferente do desenho). A última expressão da célula mostra a figura.
     """
 
     def __init__(self, *, title: str, alt: str, caption: str, controls: Sequence[Control],
-                 view: Callable[..., View], initial: Mapping[str, Any], static: Figure) -> None:
+                 view: Callable[..., View], initial: Mapping[str, Any], static: Figure,
+                 description: str | None = None) -> None:
         if not controls:
             raise ValueError("uma figura interativa precisa de pelo menos um controle")
         names = [c.name for c in controls]
@@ -59,6 +62,7 @@ class InteractiveFigure:
         if not isinstance(static, Figure):
             raise ValueError("static é a figura do matplotlib usada como imagem de reserva")
         self.title, self.alt, self.caption = title, alt, caption
+        self.description = description or alt
         self.controls = list(controls)
         self.initial = "-".join(str(c.code_of(initial[c.name])) for c in self.controls)
         self.views = self._all_views(view)
@@ -128,6 +132,7 @@ class InteractiveFigure:
     def _repr_html_(self) -> str:
         uid = "fi-" + hashlib.sha256(self.data.encode()).hexdigest()[:10]
         title, alt = html.escape(self.title), html.escape(self.alt, quote=True)
+        description = html.escape(self.description, quote=True)
         return (
             f'<figure class="figura-interativa" id="{uid}" aria-labelledby="{uid}-titulo">'
             f"<style>{_asset('figura.css')}</style>"
@@ -137,7 +142,7 @@ class InteractiveFigure:
             f'<div class="fi-interativa" hidden>'
             f'<form class="fi-controles" aria-label="Controles da figura: {title}">'
             f"{self._controls_html(uid)}</form>"
-            f'<div class="fi-desenho" role="img" aria-label="{alt}"></div>'
+            f'<div class="fi-desenho" role="img" aria-label="{description}"></div>'
             f'<div class="fi-legenda"></div>'
             f'<p class="fi-leitura" aria-live="polite"></p></div>'
             f'<script type="application/json" class="fi-dados">{self.data}</script>'
