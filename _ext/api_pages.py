@@ -26,7 +26,8 @@ from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-SKIPPED = ("residuais.checks", "residuais.plotting")  # verificações e estilo: não são o conteúdo
+SKIPPED = ("residuais.checks", "residuais.plotting", "residuais.interactive")  # verificações,
+# estilo e a maquinaria das figuras interativas: não são o conteúdo
 
 
 def chapter_imports(notebook: Path) -> list[str]:
