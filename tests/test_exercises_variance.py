@@ -4,7 +4,6 @@ constantes escritas nas verificações públicas são as que a referência dá."
 
 import itertools
 import math
-import sys
 
 import pytest
 import torch
@@ -313,31 +312,6 @@ def test_max_branch_scale_measuring_is_forbidden():
 
     with pytest.raises(ForbiddenCall, match=r"forward_variances.*busca medindo redes"):
         public.check_max_branch_scale(searches)
-
-
-# --------------------------------------------------------------------------------------------
-# residuais.glue: os números da prosa do capítulo 3 (revisão S8.1)
-# --------------------------------------------------------------------------------------------
-
-
-def test_glue_number_stores_the_comma_text_under_its_name(monkeypatch):
-    import types
-
-    from residuais.glue import glue_number
-
-    stored = {}
-    fake = types.ModuleType("myst_nb")
-    fake.glue = lambda name, value, display=True: stored.update({name: (value, display)})
-    monkeypatch.setitem(sys.modules, "myst_nb", fake)
-    assert glue_number("c3_teste", 1.3849, 2) == "1,38"
-    assert stored == {"c3_teste": ("1,38", False)}  # guardado, sem aparecer na saída
-
-
-def test_glue_number_without_myst_nb_only_formats(monkeypatch):
-    from residuais.glue import glue_number
-
-    monkeypatch.setitem(sys.modules, "myst_nb", None)  # como no Colab: o import falha
-    assert glue_number("c3_teste", 2.0, 1) == "2,0"
 
 
 # --------------------------------------------------------------------------------------------
