@@ -120,7 +120,10 @@
 
   function drawHeat(svg, W, H, v, box) {
     var n = v.row_labels.length, k = v.col_labels.length;
-    var side = Math.min((W - 70) / k, (H - 60) / n);
+    var longest = Math.max.apply(null, v.col_labels.map(function (l) { return String(l).length; }));
+    var upright = (W - 70) / k >= longest * 7 + 4;  // senão, os rótulos das colunas ficam em pé
+    var bottom = upright ? 20 : longest * 7 + 8;
+    var side = Math.min((W - 70) / k, (H - 30 - bottom) / n);
     var x0 = 58, y0 = 8;
     v.values.forEach(function (row, i) {
       row.forEach(function (val, j) {
@@ -130,9 +133,12 @@
       el("text", {x: x0 - 5, y: y0 + (i + 0.5) * side + 4, "text-anchor": "end", class: "fi-tique"}, svg, v.row_labels[i]);
     });
     v.col_labels.forEach(function (lab, j) {
-      el("text", {x: x0 + (j + 0.5) * side, y: y0 + n * side + 14, "text-anchor": "middle", class: "fi-tique"}, svg, lab);
+      var cx = x0 + (j + 0.5) * side, cy = y0 + n * side + (upright ? 14 : 6);
+      el("text", upright ? {x: cx, y: cy, "text-anchor": "middle", class: "fi-tique"}
+                         : {x: cx + 4, y: cy, "text-anchor": "end", class: "fi-tique",
+                            transform: "rotate(-90 " + (cx + 4) + " " + cy + ")"}, svg, lab);
     });
-    el("text", {x: x0 + k * side / 2, y: y0 + n * side + 34, "text-anchor": "middle", class: "fi-eixo"}, svg, v.xlabel);
+    el("text", {x: x0 + k * side / 2, y: y0 + n * side + bottom + 16, "text-anchor": "middle", class: "fi-eixo"}, svg, v.xlabel);
     el("text", {x: 12, y: y0 + n * side / 2, "text-anchor": "middle", class: "fi-eixo",
                 transform: "rotate(-90 12 " + (y0 + n * side / 2) + ")"}, svg, v.ylabel);
     box.textContent = "";
@@ -196,8 +202,8 @@
     }
     function render() {
       var k = key(), v = Object.assign({}, data.common, data.states[k]);
-      var W = Math.max(280, Math.min(720, area.clientWidth || 600));
-      var H = v.kind === "heatmap" ? Math.min(W, 460) : Math.round(W < 500 ? W * 0.78 : W * 0.52);
+      var W = Math.max(240, Math.min(720, area.clientWidth || 600));
+      var H = v.kind === "heatmap" ? Math.min(W + 40, 500) : Math.round(W < 500 ? W * 0.78 : W * 0.52);
       area.textContent = "";
       var svg = el("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H, "aria-hidden": "true",
                            focusable: "false"}, area);
