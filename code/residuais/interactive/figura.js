@@ -200,6 +200,16 @@
         return code;
       }).join("-");
     }
+    function chosen() {  // o estado em palavras, para a leitura: “Bloco: 2; Cabeça: 1”
+      return data.controls.map(function (c, i) {
+        var inputs = Array.prototype.slice.call(
+          form.querySelectorAll('input[data-controle="' + i + '"]'));
+        if (c.type === "toggle") return c.label + ": " + (inputs[0].checked ? "sim" : "não");
+        var on = inputs.filter(function (inp) { return inp.checked; })
+          .map(function (inp) { return c.options[+inp.value]; });
+        return c.label + ": " + (on.length ? on.join(", ") : "nenhum");
+      }).join("; ") + ". ";
+    }
     function render() {
       var k = key(), v = Object.assign({}, data.common, data.states[k]);
       var W = Math.max(240, Math.min(720, area.clientWidth || 600));
@@ -208,7 +218,7 @@
       var svg = el("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H, "aria-hidden": "true",
                            focusable: "false"}, area);
       fig.dataset.estado = k;
-      reading.textContent = DRAW[v.kind](svg, W, H, v, box);
+      reading.textContent = chosen() + DRAW[v.kind](svg, W, H, v, box);
     }
     form.addEventListener("change", render);
     form.addEventListener("submit", function (e) { e.preventDefault(); });
