@@ -33,3 +33,16 @@ def test_glue_number_stores_the_comma_text_and_returns_it():
     assert metadata["scrapbook"] == {"name": "c3_teste",
                                      "mime_prefix": "application/papermill.record/"}
     assert glue_number("c3_teste", 2.0, 1) == "2,0"
+
+
+def test_without_myst_nb_nothing_is_stored_only_shown(monkeypatch):
+    """No Colab e no Jupyter do estudante (sem o myst-nb), nenhuma saída no formato do myst-nb,
+    que apareceria como “nenhum renderizador”; com display=True, o valor aparece como sempre."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "myst_nb" else real(name, *a))
+    assert _outputs(lambda: glue_number("c3_teste", 1.3849, 2)) == []
+    [(data, _)] = _outputs(lambda: glue("c0_valor", 3.5, display=True))
+    assert data == {"text/plain": "3.5"}

@@ -2,16 +2,18 @@
 
 Um número que a prosa cita de uma célula cuja saída varia de uma máquina para outra entra no texto
 com ``{glue:text}`nome```: o site mostra o valor guardado na saída da célula, e texto e saída não
-se separam quando o capítulo é reexecutado. No Colab ou no Jupyter, a saída guardada fica
-invisível (o valor só aparece onde a célula o imprime).
+se separam quando o capítulo é reexecutado.
 
 :func:`glue` grava a saída no formato que o myst-nb lê (o mesmo da função ``myst_nb.glue``), sem
 importar o myst-nb: importá-lo custava cerca de 1,5 s por capítulo (ele traz o nbformat e o
-jsonschema, que montam gramáticas na importação), e ele não existe no Colab.
+jsonschema, que montam gramáticas na importação). Só grava onde o myst-nb está instalado (quem
+constrói o livro): no Colab ou no Jupyter do estudante, uma saída nesse formato apareceria como
+“nenhum renderizador”, e o valor já aparece onde a célula o imprime.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from residuais.plotting import number
@@ -25,6 +27,10 @@ def glue(name: str, variable: Any, display: bool = True) -> None:
     from IPython.core.formatters import format_display_data
     from IPython.display import display as show
 
+    if importlib.util.find_spec("myst_nb") is None:  # ninguém vai ler: só mostra, se pedido
+        if display:
+            show(variable)
+        return
     bundle, metadata = format_display_data(variable)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
