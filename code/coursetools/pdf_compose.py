@@ -24,7 +24,10 @@ SUBTITLE = "Um curso sobre conexões residuais, da ResNet ao Transformer, com c�
 KEYWORDS = "conexões residuais, ResNet, Transformer, aprendizado profundo"
 AUTHOR = "Equipe do curso Conexões residuais"
 # elementos do site que não têm sentido no papel
-SITE_CONTROLS = ".headerlink, .viewcode-link, .viewcode-back, button, .toggle-button, script"
+# controles do site e o código que ele recolhe (“Mostrar o código”: a preparação dos dados das
+# figuras interativas; a figura vai para o papel)
+SITE_CONTROLS = (".headerlink, .viewcode-link, .viewcode-back, button, .toggle-button, script, "
+                 "details.hide")
 
 
 class PdfError(Exception):
